@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11:
+#   make dev    create .venv, then run Dagster (UI on http://127.0.0.1:3000) on embedded defaults
+#   make test   create .venv, then lint, validate the definitions and run the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PORT ?= 3000
+
+.PHONY: dev test lint format validate materialize clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mta_lake needs Python 3.11 (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# constraints.txt is the lock: every package at the version the tests ran with.
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(INSTALLED)
+
+# Local development: SQLite instance in this folder (DAGSTER_HOME=.), lake in data/lake,
+# the weekly schedule and the sensors running. The UI listens on 127.0.0.1 only.
+dev: $(INSTALLED)
+	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster dev -h 127.0.0.1 -p $(PORT)
+
+test: $(INSTALLED) lint validate
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: $(INSTALLED)
+	DAGSTER_HOME= $(BIN)/dagster definitions validate -m mta_lake.definitions
+
+# make materialize WEEK=2024-01-13: land one week from the command line.
+materialize: $(INSTALLED)
+	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster asset materialize -m mta_lake.definitions --select raw_turnstile --partition $(WEEK)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,175 @@
+"""``raw_turnstile``: each week's MTA file, byte for byte, gzip-compressed in the lake.
+
+A thin skin over ``mta_lake.landing``: resolve each week of the run to its file, land it, and
+report one materialisation per week with its own metadata. A run may cover several weeks (the
+``BackfillPolicy``); weeks that land are recorded even when others in the same run fail, so a
+backfill retries only what failed.
+"""
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from dagster import (
+    AssetExecutionContext,
+    AssetMaterialization,
+    BackfillPolicy,
+    Backoff,
+    Config,
+    Failure,
+    Jitter,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
+from pydantic import Field
+
+from mta_lake import weeks
+from mta_lake.lake import Lake
+from mta_lake.landing import (
+    LandingError,
+    LandingReport,
+    RetriesExhaustedError,
+    WeekNotPublishedError,
+    land_week,
+)
+from mta_lake.partitions import turnstile_weeks
+from mta_lake.resources import LakeResource, MtaSource
+from mta_lake.source import MtaSite
+
+MTA_SOURCE_POOL = "mta_source"
+"""Concurrency pool of every step that downloads from the MTA; its limit is set in dagster.yaml."""
+
+WEEKS_PER_RUN = int(os.environ.get("MTA_WEEKS_PER_RUN", "8"))
+"""Weeks per backfill run: enough to amortise a run's start-up (~4 s) over many ~1 s downloads,
+few enough that one failed run costs little to retry."""
+
+DATA_VERSION_TAG = "dagster/data_version"
+DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
+
+
+class RawTurnstileConfig(Config):
+    reland: bool = Field(
+        default=False,
+        description="Download and replace weeks already in the lake even if the source is unchanged.",
+    )
+    max_concurrent_downloads: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description=(
+            "Weeks of this run downloaded at once. The mta_source pool limits steps, so the "
+            "MTA sees at most pool limit x this many connections."
+        ),
+    )
+
+
+def report_metadata(report: LandingReport) -> dict[str, object]:
+    """The metadata recorded with a week's materialisation."""
+    metadata: dict[str, object] = {
+        "dagster/uri": report.uri,
+        "status": report.status,
+        "file_name": report.file_name,
+        "source_url": MetadataValue.url(report.source_url),
+        "source_bytes": report.stats.source_bytes,
+        "stored_bytes": report.stats.stored_bytes,
+        "data_rows": report.stats.data_rows,
+        "source_crc32c": report.stats.crc32c,
+        "seconds": round(report.seconds, 3),
+        "mb_per_s": round(report.mb_per_s, 2),
+        "attempts": report.attempts,
+    }
+    if report.server.last_modified:
+        metadata["server_last_modified"] = report.server.last_modified
+    if report.server.etag:
+        metadata["server_etag"] = report.server.etag
+    if report.server.content_length is not None:
+        metadata["server_size"] = report.server.content_length
+    return metadata
+
+
+def _land_one(week: str, published: list | None, site: MtaSite, lake: Lake, reland: bool) -> LandingReport:
+    week_date = weeks.parse_week(week)
+    week_file = weeks.resolve_week(week_date, published)
+    if week_file is None:
+        placeholder = weeks.WeekFile(week=week_date, file_date=weeks.week_end(week_date), from_index=False)
+        raise WeekNotPublishedError(
+            placeholder,
+            site.index_url,
+            "not published: the index page lists no file within 3 days of the week's end",
+        )
+    return land_week(week_file, site, lake, reland=reland)
+
+
+@asset(
+    key="raw_turnstile",
+    partitions_def=turnstile_weeks,
+    group_name="raw",
+    kinds={"gcs", "file"},
+    output_required=False,  # materialisations are reported per week, as each one lands
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+    # A run retries only transient failures that outlasted the in-run retries (see Failure
+    # below); a 404 or a bad file fails at once.
+    retry_policy=RetryPolicy(max_retries=2, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
+    pool=MTA_SOURCE_POOL,
+    description=(
+        "The MTA's weekly turnstile file, byte for byte as published, gzip-compressed at "
+        "raw/turnstile/turnstile_YYMMDD.txt.gz. One partition per week (key: the Saturday it starts)."
+    ),
+)
+def raw_turnstile(
+    context: AssetExecutionContext,
+    config: RawTurnstileConfig,
+    mta_source: MtaSource,
+    lake: LakeResource,
+) -> Iterator[AssetMaterialization]:
+    keys = list(context.partition_keys)
+    site = mta_source.site()
+    store = lake.lake()
+    failures: dict[str, Exception] = {}
+    try:
+        for key in keys:
+            try:
+                weeks.parse_week(key)
+            except weeks.InvalidWeekError as error:
+                failures[key] = error
+        todo = [key for key in keys if key not in failures]
+        published = site.published_file_dates() if todo else None
+        if published is None and todo:
+            context.log.warning(
+                "index page unreadable: using computed file names (right for weeks since 2013)"
+            )
+        with ThreadPoolExecutor(max_workers=config.max_concurrent_downloads) as pool:
+            futures = {
+                pool.submit(_land_one, key, published, site, store, config.reland): key for key in todo
+            }
+            for future in as_completed(futures):
+                key = futures[future]
+                try:
+                    report = future.result()
+                except (LandingError, weeks.InvalidWeekError) as error:
+                    context.log.error(str(error))
+                    failures[key] = error
+                    continue
+                context.log.info(
+                    f"week {key}: {report.status} {report.file_name} -> {report.uri} "
+                    f"({report.stats.source_bytes:,} bytes, {report.stats.data_rows:,} rows, {report.mb_per_s:.1f} MB/s)"
+                )
+                yield AssetMaterialization(
+                    asset_key=context.asset_key,
+                    partition=key,
+                    metadata=report_metadata(report),
+                    tags={DATA_VERSION_TAG: report.stats.crc32c, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
+                )
+    finally:
+        site.close()
+    if failures:
+        lines = [str(failures[key]) for key in keys if key in failures]
+        summary = (
+            lines[0] if len(lines) == 1 else f"{len(lines)} of {len(keys)} weeks failed:\n" + "\n".join(lines)
+        )
+        raise Failure(
+            description=summary,
+            metadata={"failed_weeks": sorted(failures)},
+            allow_retry=all(isinstance(error, RetriesExhaustedError) for error in failures.values()),
+        )

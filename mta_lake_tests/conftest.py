@@ -1,0 +1,91 @@
+"""Real servers as fixtures: the MTA mirror (HTTP on 127.0.0.1), fake-gcs-server, and lakes."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mta_lake.lake import GCSLake, Lake, LocalLake
+from mta_lake_tests.support.fake_gcs import FakeGCS
+from mta_lake_tests.support.mirror import MtaMirror
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mta"
+
+# Real samples (see fixtures/mta/MANIFEST.md) and the week each one holds.
+SAMPLE_WEEKS = {
+    "turnstile_110528.txt": "2011-05-21",  # old format, LF, no header
+    "turnstile_150919.txt": "2015-09-12",  # new format, LF
+    "turnstile_170603.txt": "2017-05-27",  # new format, CRLF, padded
+}
+FULL_WEEKS = {
+    "turnstile_240106.txt": "2023-12-30",  # 33.1 MB, a complete week
+    "turnstile_240113.txt": "2024-01-06",  # 33.4 MB
+}
+
+
+@pytest.fixture(scope="session")
+def sample_files() -> dict[str, bytes]:
+    """The small raw samples, byte for byte."""
+    return {name: (FIXTURES / "raw" / name).read_bytes() for name in SAMPLE_WEEKS}
+
+
+@pytest.fixture(scope="session")
+def full_week_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The two complete weeks, decompressed once per session to files (33 MB each)."""
+    folder = tmp_path_factory.mktemp("full-weeks")
+    paths = {}
+    for name in FULL_WEEKS:
+        target = folder / name
+        with gzip.open(FIXTURES / "weeks" / f"{name}.gz", "rb") as source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+        paths[name] = target
+    return paths
+
+
+@pytest.fixture
+def mirror(sample_files: dict[str, bytes]) -> Iterator[MtaMirror]:
+    """A fresh MTA mirror serving the small samples (listed on its index page)."""
+    with MtaMirror() as server:
+        for name, data in sample_files.items():
+            server.add(name, data)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGCS]:
+    """One fake-gcs-server for the session; STORAGE_EMULATOR_HOST points at it."""
+    server = FakeGCS(tmp_path_factory.mktemp("fake-gcs") / "server.log").start()
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    try:
+        yield server
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture(params=["local", "gcs"])
+def lake_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """MTA_LAKE_URL for a fresh, empty lake: a temporary folder, then a fake-gcs-server bucket."""
+    if request.param == "local":
+        return str(tmp_path / "lake")
+    server: FakeGCS = request.getfixturevalue("fake_gcs")
+    return f"gs://{server.create_bucket()}/mta"
+
+
+@pytest.fixture
+def lake(lake_url: str, request: pytest.FixtureRequest) -> Lake:
+    """The same fresh lake as ``lake_url``, opened directly (no Dagster)."""
+    if lake_url.startswith("gs://"):
+        server: FakeGCS = request.getfixturevalue("fake_gcs")
+        bucket, _, prefix = lake_url[5:].partition("/")
+        return GCSLake(server.client(), bucket, prefix)
+    return LocalLake(lake_url)
