@@ -14,7 +14,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# constraints.txt is the lock: every package at the version the tests ran with.
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,deploy]'
 	touch $(INSTALLED)
 
 # Local development: SQLite instance in this folder (DAGSTER_HOME=.), lake in data/lake,

@@ -121,16 +121,18 @@ class LocalLake(Lake):
             return {}
 
     def list(self, prefix: str) -> list[LakeObject]:
-        folder, _, name_prefix = prefix.rpartition("/")
+        # Like a bucket listing: every key that starts with ``prefix``, at any depth.
+        folder = prefix.rpartition("/")[0]
         base = self._path(folder) if folder else self.root
         if not base.is_dir():
             return []
         found = []
-        for entry in sorted(base.iterdir()):
-            if entry.name.startswith(".") or not entry.is_file():
+        for entry in sorted(base.rglob("*")):
+            relative = entry.relative_to(self.root)
+            if any(part.startswith(".") for part in relative.parts) or not entry.is_file():
                 continue  # hidden: metadata sidecars and writes in progress
-            if entry.name.startswith(name_prefix):
-                key = entry.relative_to(self.root).as_posix()
+            key = relative.as_posix()
+            if key.startswith(prefix):
                 stat = entry.stat()
                 found.append(
                     LakeObject(
@@ -223,18 +225,35 @@ class GCSLake(Lake):
         return f"gs://{self.bucket_name}/{self._name(key)}"
 
     def _translate(self, error: Exception, doing: str) -> Exception:
+        import google.auth.exceptions
         from google.api_core import exceptions as gexc
 
-        if isinstance(error, gexc.NotFound):
+        if isinstance(error, google.auth.exceptions.GoogleAuthError):
+            # Never the error's text: a token endpoint's answer is nobody's business in a log.
             return LakeError(
-                f"{doing}: bucket {self.bucket_name!r} does not exist or is not visible "
+                f"{doing}: the configured GCS credentials were refused ({type(error).__name__}); "
+                "check MTA_GCS_SERVICE_ACCOUNT_JSON or GOOGLE_APPLICATION_CREDENTIALS"
+            )
+
+        # Uploads report HTTP errors as google.cloud.storage.exceptions.InvalidResponse (from
+        # the resumable-media layer), other calls as google.api_core exceptions.
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if isinstance(error, gexc.NotFound) or status == 404:
+            lost = ", or the upload session was lost" if doing.startswith("writing") else ""
+            return LakeError(
+                f"{doing}: bucket {self.bucket_name!r} does not exist or is not visible{lost} "
                 f"(MTA_LAKE_URL={self.url})"
             )
-        if isinstance(error, (gexc.Forbidden, gexc.Unauthorized)):
+        if isinstance(error, (gexc.Forbidden, gexc.Unauthorized)) or status in (401, 403):
             return LakeError(
                 f"{doing}: access to gs://{self.bucket_name} was denied for the configured "
                 "credentials (MTA_GCS_SERVICE_ACCOUNT_JSON or GOOGLE_APPLICATION_CREDENTIALS)"
             )
+        if _is_storage_error(error):
+            # Google's and requests' errors name URLs and status codes, never key material.
+            text = str(error)
+            text = text if len(text) <= 200 else text[:197] + "..."
+            return LakeError(f"{doing}: {type(error).__name__}: {text} (MTA_LAKE_URL={self.url})")
         return error
 
     def stat(self, key: str) -> LakeObject | None:
@@ -261,15 +280,19 @@ class GCSLake(Lake):
         blob = self._bucket.blob(self._name(key), chunk_size=GCS_UPLOAD_CHUNK)
         blob.content_type = "application/gzip"
         try:
-            # BlobWriter is a resumable upload: the object exists only once close() finalises
-            # it, and its __exit__ cancels (terminate) the upload when the block raises.
-            with blob.open("wb", ignore_flush=True) as sink:
+            # BlobWriter is a resumable upload: the object exists only once close() finalises it.
+            sink = blob.open("wb", ignore_flush=True)
+            try:
                 pending = PendingObject(sink)
                 yield pending
                 # The upload session starts with the first full chunk, or at close for objects
                 # under one chunk (every real week: ~2.6 MB). Metadata set here travels with it.
                 blob.metadata = dict(pending.metadata)
                 sent_early = pending.bytes_written >= GCS_UPLOAD_CHUNK
+                sink.close()
+            except BaseException:
+                _abandon(sink)
+                raise
             if sent_early:
                 # A larger object started its upload before its counts were known: record them
                 # now. The bytes were already complete; only the metadata arrives a moment later.
@@ -302,6 +325,31 @@ class GCSLake(Lake):
                     f"(MTA_LAKE_URL={self.url}): {type(error).__name__}"
                 ) from None
             raise translated from None
+
+
+def _abandon(sink: Any) -> None:
+    """Cancel a ``BlobWriter``'s upload and drop its buffer, whatever state it is in.
+
+    Not ``BlobWriter.__exit__``: when close() itself fails (a missing bucket, a lost session) the
+    writer stays open, and the garbage collector's close() would then retry the upload -- for
+    minutes, from whichever thread happens to collect it, and possibly creating the object after
+    the failure was reported.
+    """
+    with suppress(Exception):
+        sink.terminate()  # deletes the resumable session, if one was started
+    buffer = getattr(sink, "_buffer", None)  # terminate() skips this when the delete fails
+    if buffer is not None:
+        with suppress(Exception):
+            buffer.close()
+
+
+def _is_storage_error(error: BaseException) -> bool:
+    """True for errors of the storage client's stack (not, say, a source error raised mid-write)."""
+    import requests
+    from google.api_core.exceptions import GoogleAPIError
+    from google.cloud.storage.exceptions import InvalidResponse
+
+    return isinstance(error, (GoogleAPIError, InvalidResponse, requests.RequestException))
 
 
 def parse_lake_url(url: str) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import google_crc32c
 
-from mta_lake.lake import Lake, Writable
+from mta_lake.lake import Lake, LakeError, Writable
 from mta_lake.source import (
     BadSourceError,
     MtaSite,
@@ -61,6 +61,10 @@ class WeekNotPublishedError(LandingError):
 
 class RetriesExhaustedError(LandingError):
     """A transient failure outlasted the retries; a later attempt may still succeed."""
+
+
+class LakeWriteError(LandingError, LakeError):
+    """The lake refused or lost the object (missing bucket, denied, disk full); the lake is as it was."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,24 @@ def land_week(
     Raises ``LandingError`` (or its subclasses) naming the week, the file, the URL and the reason;
     in every failure the lake is as it was before the call.
     """
+    try:
+        return _land_week(week_file, site, lake, reland=reland, clock=clock)
+    except LandingError:
+        raise
+    except (LakeError, OSError) as error:
+        # Source errors are all SourceError by now; what is left came from the lake.
+        url = site.file_url(week_file.name)
+        raise LakeWriteError(week_file, url, f"lake {lake.url}: {error}") from None
+
+
+def _land_week(
+    week_file: WeekFile,
+    site: MtaSite,
+    lake: Lake,
+    *,
+    reland: bool,
+    clock: Callable[[], float],
+) -> LandingReport:
     started = clock()
     url = site.file_url(week_file.name)
     key = lake_key(week_file.name)

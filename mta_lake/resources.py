@@ -95,8 +95,10 @@ class GCSLakeResource(GCSResource, LakeResource):
 
             try:
                 info = json.loads(self.service_account_json)
+                if not isinstance(info, dict):
+                    raise ValueError("not a JSON object")
                 credentials = service_account.Credentials.from_service_account_info(info)
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 # Never echo the value or the parser's message: either could quote the key.
                 raise LakeError(
                     f"{KEY_VARIABLE} is not a valid service-account key (expected the JSON of a "
@@ -122,6 +124,12 @@ class GCSLakeResource(GCSResource, LakeResource):
             raise LakeError(
                 f"GOOGLE_APPLICATION_CREDENTIALS does not point at a usable key file ({type(error).__name__})"
             ) from None
+
+    def get_object_to_set_on_execution_context(self) -> Any:
+        # GCSResource hands Dagster a client here, built while the step context is assembled:
+        # a bad key would then fail the run outside any step. The asset calls lake() itself,
+        # so credential errors surface in the step, as a LakeError naming the setting.
+        return self
 
     def lake(self) -> Lake:
         return GCSLake(self.get_client(), self.bucket, self.prefix)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from mta_lake.lake import GCSLake, Lake, LocalLake
+from mta_lake.source import MtaSite, RetryPolicy
 from mta_lake_tests.support.fake_gcs import FakeGCS
 from mta_lake_tests.support.mirror import MtaMirror
 
@@ -89,3 +90,41 @@ def lake(lake_url: str, request: pytest.FixtureRequest) -> Lake:
         bucket, _, prefix = lake_url[5:].partition("/")
         return GCSLake(server.client(), bucket, prefix)
     return LocalLake(lake_url)
+
+
+FAST_RETRY = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.05)
+"""Retries as in production, with waits short enough for tests (three attempts in all)."""
+
+
+@pytest.fixture
+def site(mirror: MtaMirror) -> Iterator[MtaSite]:
+    """The mirror as an ``MtaSite`` with fast retries and a short read timeout."""
+    client = MtaSite(mirror.url, connect_timeout=2.0, read_timeout=1.0, retry=FAST_RETRY)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def lake_snapshot(lake: Lake) -> Callable[[], dict[str, tuple[bytes, dict[str, str]]]]:
+    """Everything stored for ``lake``, read straight from the store: name -> (bytes, metadata).
+
+    For the local lake that is every file under the root, hidden ones included (metadata
+    sidecars, staging files); for GCS every object in the bucket, whatever its prefix.
+    """
+
+    def snapshot() -> dict[str, tuple[bytes, dict[str, str]]]:
+        found: dict[str, tuple[bytes, dict[str, str]]] = {}
+        if isinstance(lake, LocalLake):
+            if lake.root.exists():
+                for path in sorted(lake.root.rglob("*")):
+                    if path.is_file():
+                        found[path.relative_to(lake.root).as_posix()] = (path.read_bytes(), {})
+            return found
+        assert isinstance(lake, GCSLake)
+        for blob in lake.client.list_blobs(lake.bucket_name):
+            found[blob.name] = (blob.download_as_bytes(raw_download=True), dict(blob.metadata or {}))
+        return found
+
+    return snapshot

@@ -25,7 +25,7 @@ from dagster import (
 from pydantic import Field
 
 from mta_lake import weeks
-from mta_lake.lake import Lake
+from mta_lake.lake import Lake, LakeError
 from mta_lake.landing import (
     LandingError,
     LandingReport,
@@ -124,8 +124,15 @@ def raw_turnstile(
     lake: LakeResource,
 ) -> Iterator[AssetMaterialization]:
     keys = list(context.partition_keys)
+    # A lake that cannot be used (missing bucket, bad key, denied access) fails the run at once,
+    # naming the setting, before anything is downloaded. Not retried: the run retry policy is
+    # for transient source failures, and a setting to fix would only fail again minutes later.
+    try:
+        store = lake.lake()
+        store.check_access()
+    except LakeError as error:
+        raise Failure(description=str(error), allow_retries=False) from None
     site = mta_source.site()
-    store = lake.lake()
     failures: dict[str, Exception] = {}
     try:
         for key in keys:
@@ -147,7 +154,9 @@ def raw_turnstile(
                 key = futures[future]
                 try:
                     report = future.result()
-                except (LandingError, weeks.InvalidWeekError) as error:
+                except (LandingError, LakeError, weeks.InvalidWeekError) as error:
+                    # A LakeError here (e.g. a bucket that can be listed but not written) is a
+                    # setting to fix, not a reason to retry the run: it fails the week like the rest.
                     context.log.error(str(error))
                     failures[key] = error
                     continue
@@ -171,5 +180,5 @@ def raw_turnstile(
         raise Failure(
             description=summary,
             metadata={"failed_weeks": sorted(failures)},
-            allow_retry=all(isinstance(error, RetriesExhaustedError) for error in failures.values()),
+            allow_retries=all(isinstance(error, RetriesExhaustedError) for error in failures.values()),
         )

@@ -100,6 +100,8 @@ class MtaMirror:
         self._faults: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        self.method_requests: Counter[tuple[str, str]] = Counter()
+        """Requests per (method, path): ``mirror.method_requests["GET", mirror.file_path(name)]``."""
         self.active = 0
         self.max_active = 0
         self.index_faults: deque[Fault] = deque()
@@ -128,7 +130,11 @@ class MtaMirror:
             self._unlisted.discard(name)
 
     def inject(self, name: str, *faults: Fault) -> None:
-        """Queue faults for the next requests of ``name`` (``turnstile.html`` for the index)."""
+        """Queue faults for the next requests of ``name`` (``turnstile.html`` for the index).
+
+        HEAD requests take faults from the same queue: a HEAD answered with a body fault
+        (``Reset``, ``Truncate``, ``Stall``, ``GzipEncoded``) sends the file's normal headers.
+        """
         with self._lock:
             queue = self.index_faults if name == "turnstile.html" else self._faults.setdefault(name, deque())
             queue.extend(faults)
@@ -159,7 +165,10 @@ class MtaMirror:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> MtaMirror:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mta-mirror", daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, once per test.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="mta-mirror", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -173,9 +182,25 @@ class MtaMirror:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _enter(self, path: str) -> None:
+    @staticmethod
+    def file_path(name: str) -> str:
+        """The request path of file ``name`` (the key of ``requests`` and ``method_requests``)."""
+        return f"{FILES_PREFIX}{name}"
+
+    def gets(self, name: str) -> int:
+        """How many GET requests file ``name`` has received."""
+        with self._lock:
+            return self.method_requests["GET", self.file_path(name)]
+
+    def heads(self, name: str) -> int:
+        """How many HEAD requests file ``name`` has received."""
+        with self._lock:
+            return self.method_requests["HEAD", self.file_path(name)]
+
+    def _enter(self, path: str, method: str = "GET") -> None:
         with self._lock:
             self.requests[path] += 1
+            self.method_requests[method, path] += 1
             self.active += 1
             self.max_active = max(self.max_active, self.active)
 
@@ -200,7 +225,7 @@ def _make_handler(mirror: MtaMirror) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, head: bool) -> None:
             path = self.path.split("?", 1)[0]
-            mirror._enter(path)
+            mirror._enter(path, self.command)
             try:
                 self._route(path, head)
             except (BrokenPipeError, ConnectionResetError):

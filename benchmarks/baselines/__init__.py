@@ -1,0 +1,1 @@
+"""Re-creations of the pipelines mta_lake replaces, for side-by-side benchmarks."""
