@@ -197,8 +197,23 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-GCS_UPLOAD_CHUNK = 8 << 20
-"""Resumable-upload chunk size: at most this much compressed data is buffered in memory."""
+GCS_UPLOAD_CHUNK = 2 << 20
+"""Resumable-upload chunk size: at most this much compressed data is buffered in memory. 2 MiB
+keeps peak memory the same for a 33 MB week and a file four times larger (benchmarks/RESULTS.md);
+8 MiB buffered a whole chunk more for the larger one."""
+
+
+class _GCSPendingObject(PendingObject):
+    """Hands the metadata known so far to the upload session when it starts (the first chunk)."""
+
+    def __init__(self, sink: Writable, blob: Any) -> None:
+        super().__init__(sink)
+        self._blob = blob
+
+    def write(self, data: bytes, /) -> int | None:
+        if self.bytes_written == 0:
+            self._blob.metadata = dict(self.metadata)
+        return super().write(data)
 
 
 class GCSLake(Lake):
@@ -283,10 +298,10 @@ class GCSLake(Lake):
             # BlobWriter is a resumable upload: the object exists only once close() finalises it.
             sink = blob.open("wb", ignore_flush=True)
             try:
-                pending = PendingObject(sink)
+                pending = _GCSPendingObject(sink, blob)
                 yield pending
                 # The upload session starts with the first full chunk, or at close for objects
-                # under one chunk (every real week: ~2.6 MB). Metadata set here travels with it.
+                # under one chunk. For small objects all metadata travels with the upload.
                 blob.metadata = dict(pending.metadata)
                 sent_early = pending.bytes_written >= GCS_UPLOAD_CHUNK
                 sink.close()
@@ -294,8 +309,9 @@ class GCSLake(Lake):
                 _abandon(sink)
                 raise
             if sent_early:
-                # A larger object started its upload before its counts were known: record them
-                # now. The bytes were already complete; only the metadata arrives a moment later.
+                # A larger object (a real week: ~2.6 MB) started its upload with the source's
+                # metadata (URL, ETag, Last-Modified: what change detection needs) before its
+                # counts were known; add the counts now. The bytes are complete either way.
                 blob.patch()
         except LakeError:
             raise

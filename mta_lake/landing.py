@@ -176,14 +176,9 @@ def compress_stream(
     )
 
 
-def _object_metadata(report_url: str, stats: StreamStats, server: ServerFileInfo) -> dict[str, str]:
-    metadata = {
-        "source_url": report_url,
-        "source_bytes": str(stats.source_bytes),
-        "source_crc32c": stats.crc32c,
-        "data_rows": str(stats.data_rows),
-        "landed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+def _source_metadata(url: str, server: ServerFileInfo) -> dict[str, str]:
+    """What is known before the first byte: where the file came from and what the server said."""
+    metadata = {"source_url": url}
     if server.last_modified:
         metadata["source_last_modified"] = server.last_modified
     if server.etag:
@@ -191,6 +186,16 @@ def _object_metadata(report_url: str, stats: StreamStats, server: ServerFileInfo
     if server.content_length is not None:
         metadata["source_content_length"] = str(server.content_length)
     return metadata
+
+
+def _count_metadata(stats: StreamStats) -> dict[str, str]:
+    """What is known only once the whole stream has been read."""
+    return {
+        "source_bytes": str(stats.source_bytes),
+        "source_crc32c": stats.crc32c,
+        "data_rows": str(stats.data_rows),
+        "landed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def recorded_server_info(metadata: dict[str, str] | None) -> ServerFileInfo:
@@ -306,9 +311,10 @@ def _land_week(
                 yield from chunks
 
             with lake.writer(key) as pending:
-                stats = compress_stream(body(), pending, has_header=has_header)
                 # Recorded with the object, for change detection and for the lake's own listing.
-                pending.metadata.update(_object_metadata(url, stats, response.info))
+                pending.metadata.update(_source_metadata(url, response.info))
+                stats = compress_stream(body(), pending, has_header=has_header)
+                pending.metadata.update(_count_metadata(stats))
             return stats, response.info
 
     try:

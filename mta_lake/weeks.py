@@ -80,6 +80,16 @@ def latest_ended_week(now: datetime | None = None) -> date:
     return current_week - timedelta(days=7)
 
 
+PUBLICATION_GRACE = timedelta(days=2)
+"""How long after a week ends its file may still legitimately be on its way (the MTA publishes on
+Saturday morning, sometimes later that weekend)."""
+
+
+def publication_deadline(week: date, grace: timedelta = PUBLICATION_GRACE) -> datetime:
+    """Until when a missing file for ``week`` counts as late rather than not published."""
+    return datetime.combine(week_end(week), datetime.min.time(), NEW_YORK) + grace
+
+
 def parse_week(key: str, now: datetime | None = None) -> date:
     """Check that ``key`` names a week of ``turnstile_weeks`` and return its Saturday."""
     try:
@@ -131,7 +141,8 @@ def resolve_week(week: date, published: Sequence[date] | None) -> WeekFile | Non
     if published is None:
         return WeekFile(week=week, file_date=end, from_index=False)
     # Windows of +-3 days around consecutive Saturdays cannot overlap, so a file belongs to at
-    # most one week; ties (3 days before and after) cannot occur within one window.
+    # most one week. Within a window two files can tie (2 days before and 2 after the end):
+    # the earlier wins, here and in map_published_weeks.
     candidates = [d for d in published if abs(d - end) <= MATCH_WINDOW]
     if not candidates:
         return None

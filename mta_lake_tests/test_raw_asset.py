@@ -1,8 +1,10 @@
 """The raw_turnstile asset, materialised in-process with an ephemeral instance, into both lakes."""
 
 import gzip
+import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import google_crc32c
 import pytest
@@ -15,6 +17,7 @@ from dagster import (
     materialize,
 )
 
+from mta_lake import weeks
 from mta_lake.assets.raw import raw_turnstile
 from mta_lake.lake import Lake
 from mta_lake.landing import lake_key
@@ -279,3 +282,65 @@ def test_missing_bucket_fails_at_once_naming_it(
     message = step_failure_message(result)
     assert "no-such-bucket" in message and "MTA_LAKE_URL" in message
     assert mirror.gets(NEW_SAMPLE) == 0 and mirror.requests["/developers/turnstile.html"] == 0
+
+
+def test_week_not_up_yet_is_retried_in_the_same_run_until_it_lands(
+    mirror: MtaMirror,
+    resources: dict[str, object],
+    instance: DagsterInstance,
+    sample_files: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The week that just ended, as the Saturday schedule would request it, before the MTA has
+    # published its file. The grace period is widened so the test does not depend on the weekday.
+    week = weeks.latest_ended_week()
+    name = weeks.file_name(weeks.week_end(week))
+    monkeypatch.setenv("MTA_LATE_FILE_RETRY_SECONDS", "1")
+    monkeypatch.setenv("MTA_LATE_FILE_GRACE_HOURS", str(24 * 9))
+    publisher = threading.Timer(0.5, mirror.add, args=(name, sample_files[NEW_SAMPLE]))
+    publisher.start()
+    try:
+        result = materialize(
+            [raw_turnstile], resources=resources, instance=instance, partition_key=week.isoformat()
+        )
+    finally:
+        publisher.cancel()
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) >= 1
+    (entry,) = materializations(instance)
+    assert metadata_of(entry)["file_name"] == name
+
+
+def test_week_still_missing_after_the_grace_retries_fails_as_not_published(
+    resources: dict[str, object], instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    week = weeks.latest_ended_week()
+    # A grace period that ends 0.7 s from now: two retries 0.3 s apart fit in it, a third does not.
+    since_end = datetime.now(weeks.NEW_YORK) - weeks.publication_deadline(week, timedelta(0))
+    monkeypatch.setenv("MTA_LATE_FILE_RETRY_SECONDS", "0.3")
+    monkeypatch.setenv("MTA_LATE_FILE_GRACE_HOURS", str((since_end.total_seconds() + 0.7) / 3600))
+    result = materialize(
+        [raw_turnstile],
+        resources=resources,
+        instance=instance,
+        partition_key=week.isoformat(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 2
+    assert "not published" in step_failure_message(result)
+
+
+def test_old_week_missing_is_not_retried(resources: dict[str, object], instance: DagsterInstance) -> None:
+    # Years after the fact a missing file is simply not published: fail at once, no retry.
+    result = materialize(
+        [raw_turnstile],
+        resources=resources,
+        instance=instance,
+        partition_key="2019-03-02",
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert "not published" in step_failure_message(result)

@@ -202,3 +202,10 @@ def test_week_of_file_and_map_agree_with_resolve_week(seed: int) -> None:
 
 def test_map_drops_files_before_the_first_week() -> None:
     assert weeks.map_published_weeks([d("100428"), d("100505")]) == {weeks.FIRST_WEEK: d("100505")}
+
+
+def test_publication_deadline_is_the_grace_period_after_the_week_ends() -> None:
+    deadline = weeks.publication_deadline(date(2024, 1, 13))
+    # The week ends at midnight New York time starting Saturday 2024-01-20; two days of grace.
+    assert deadline == datetime(2024, 1, 22, 0, 0, tzinfo=weeks.NEW_YORK)
+    assert weeks.publication_deadline(date(2024, 1, 13), timedelta(hours=6)).hour == 6

@@ -6,9 +6,11 @@ report one materialisation per week with its own metadata. A run may cover sever
 backfill retries only what failed.
 """
 
+import math
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
@@ -20,6 +22,7 @@ from dagster import (
     Jitter,
     MetadataValue,
     RetryPolicy,
+    RetryRequested,
     asset,
 )
 from pydantic import Field
@@ -43,6 +46,21 @@ MTA_SOURCE_POOL = "mta_source"
 WEEKS_PER_RUN = int(os.environ.get("MTA_WEEKS_PER_RUN", "8"))
 """Weeks per backfill run: enough to amortise a run's start-up (~4 s) over many ~1 s downloads,
 few enough that one failed run costs little to retry."""
+
+LATE_FILE_RETRY_SECONDS_VARIABLE = "MTA_LATE_FILE_RETRY_SECONDS"
+LATE_FILE_GRACE_HOURS_VARIABLE = "MTA_LATE_FILE_GRACE_HOURS"
+
+
+def late_file_retry_seconds() -> float:
+    """Wait between attempts at a week whose file is not up yet (default one hour)."""
+    return float(os.environ.get(LATE_FILE_RETRY_SECONDS_VARIABLE) or "3600")
+
+
+def late_file_grace() -> timedelta:
+    """How long after a week ends its missing file counts as late rather than not published."""
+    hours = os.environ.get(LATE_FILE_GRACE_HOURS_VARIABLE)
+    return timedelta(hours=float(hours)) if hours else weeks.PUBLICATION_GRACE
+
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
@@ -99,6 +117,16 @@ def _land_one(week: str, published: list | None, site: MtaSite, lake: Lake, rela
             "not published: the index page lists no file within 3 days of the week's end",
         )
     return land_week(week_file, site, lake, reland=reland)
+
+
+def _all_late(failures: dict[str, Exception]) -> bool:
+    """True when every failed week is merely not published yet, and a retry would still be in time."""
+    next_attempt = datetime.now(weeks.NEW_YORK) + timedelta(seconds=late_file_retry_seconds())
+    return all(
+        isinstance(error, WeekNotPublishedError)
+        and next_attempt < weeks.publication_deadline(weeks.parse_week(key), late_file_grace())
+        for key, error in failures.items()
+    )
 
 
 @asset(
@@ -172,6 +200,20 @@ def raw_turnstile(
                 )
     finally:
         site.close()
+    if failures and _all_late(failures):
+        # The week just ended and the MTA has not published its file yet (the weekly schedule
+        # runs on Saturday morning; publication is sometimes later). Not a failure yet: ask
+        # Dagster to run the step again later, while the grace period lasts, as one run in
+        # progress rather than a stream of red runs. After that, the week fails below.
+        wait = late_file_retry_seconds()
+        context.log.warning(
+            f"not published yet: {', '.join(sorted(failures))}; trying again in {wait:.0f} s "
+            f"(retry {context.retry_number + 1})"
+        )
+        raise RetryRequested(
+            max_retries=math.ceil(late_file_grace().total_seconds() / max(wait, 1)) + 1,
+            seconds_to_wait=wait,
+        )
     if failures:
         lines = [str(failures[key]) for key in keys if key in failures]
         summary = (
