@@ -238,6 +238,18 @@ mutation StartSensor($sensorSelector: SensorSelector!) {
 """
 
 
+RUN_STATUS_QUERY = """
+query RunStatus($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { status }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
 def _asset_key_input(asset_key: str | Sequence[str]) -> dict[str, list[str]]:
     path = asset_key.split("/") if isinstance(asset_key, str) else list(asset_key)
     return {"path": path}
@@ -393,6 +405,13 @@ class DagsterGraphQL:
             cursor = page[-1]["runId"]
         # runsOrError lists newest first; oldest first reads better in a report.
         return list(reversed(runs))
+
+    def run_status(self, run_id: str) -> str:
+        """A run's ``DagsterRunStatus`` name: QUEUED, STARTED, SUCCESS, FAILURE, CANCELED, ..."""
+        result = self.execute(RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]
+        if result["__typename"] != "Run":
+            raise GraphQLError(f"run {run_id}: {result.get('message', result['__typename'])}")
+        return result["status"]
 
     def run_error(self, run_id: str) -> str | None:
         """Why a run failed: its step failures' descriptions (the asset names each week), else the run's."""

@@ -12,9 +12,12 @@ within the backfill daemon's 30 s tick: each is checked on its own runs.
   newly published week lands, and the week put in the lake by hand is recorded, not downloaded.
 """
 
+import contextlib
 import gzip
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +32,7 @@ from mta_lake.lake import LocalLake
 from mta_lake.landing import lake_key
 from mta_lake_tests.support.dagster_processes import DagsterDev, running_dagster_dev
 from mta_lake_tests.support.fake_gcs import free_port
-from mta_lake_tests.support.mirror import MtaMirror
+from mta_lake_tests.support.mirror import MtaMirror, Stall
 from mta_lake_tests.support.webhook import WebhookServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
@@ -174,6 +177,57 @@ def test_cli_backfill_reports_unknown_instance_cleanly(stack: Stack) -> None:
     )
     assert result.returncode == 3
     assert "no Dagster webserver at http://127.0.0.1:9" in result.stderr
+
+
+KILLED_WEEK = "2024-06-08"  # file turnstile_240615.txt
+
+
+def _run_process_ids(dagster_home: Path, run_id: str) -> set[int]:
+    """Every process a run reported starting (run worker, step subprocess) from its event log."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        messages = [entry.message or "" for entry in instance.all_logs(run_id)]
+    return {int(pid) for message in messages for pid in re.findall(r"\bpid: (\d+)", message)}
+
+
+def test_run_killed_mid_download_is_marked_failed_and_the_next_run_lands(stack: Stack) -> None:
+    name = "turnstile_240615.txt"
+    data = SAMPLE.read_bytes()
+    stack.mirror.add(name, data)
+    # The first download stops half-way and hangs there, so the run is caught mid-transfer.
+    stack.mirror.inject(name, Stall(seconds=120, after=len(data) // 2))
+    client = DagsterGraphQL(stack.dev.url)
+    first = client.launch_asset_backfill([KILLED_WEEK])
+    deadline = time.monotonic() + 120
+    while stack.mirror.gets(name) == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert stack.mirror.gets(name) == 1, "the run never started downloading"
+    (run,) = client.backfill_status(first).runs
+    pids = _run_process_ids(stack.dev.dagster_home, run.run_id)
+    assert pids, "the run reported no process id"
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+    # Nothing may notice the kill from inside the run; Dagster must see the process gone.
+    deadline = time.monotonic() + 120
+    while (status := client.run_status(run.run_id)) not in {"FAILURE", "SUCCESS"}:
+        assert time.monotonic() < deadline, f"the killed run is still {status} after 120 s"
+        time.sleep(1)
+    assert status == "FAILURE"
+    assert stack.lake.stat(lake_key(name)) is None, "a killed download left an object behind"
+    assert not [
+        p
+        for p in (stack.lake.root / "raw" / "turnstile").iterdir()
+        if name in p.name and not p.name.startswith(".")
+    ]
+
+    again = client.wait_for_backfill(client.launch_asset_backfill([KILLED_WEEK]), timeout=180)
+    assert again.succeeded, again.summary()
+    with stack.lake.open_read(lake_key(name)) as handle:
+        assert gzip.decompress(handle.read()) == data
 
 
 def test_reconcile_sensor_restores_lands_and_records(stack: Stack) -> None:
