@@ -66,6 +66,13 @@ def range_files(mirror: MtaMirror, sample_files: dict[str, bytes]) -> dict[str, 
     return served
 
 
+def materialize_week(
+    resources: dict[str, object], instance: DagsterInstance, week: str, **options: object
+) -> ExecuteInProcessResult:
+    """Materialise one week of raw_turnstile in-process, as the UI's Materialize button would."""
+    return materialize([raw_turnstile], resources=resources, instance=instance, partition_key=week, **options)
+
+
 def materializations(instance: DagsterInstance) -> list[EventLogEntry]:
     records = instance.fetch_materializations(KEY, limit=1000).records
     return [record.event_log_entry for record in records]
@@ -123,7 +130,7 @@ def test_one_week_records_its_metadata(
     instance: DagsterInstance,
     sample_files: dict[str, bytes],
 ) -> None:
-    result = materialize([raw_turnstile], resources=resources, partition_key="2017-05-27", instance=instance)
+    result = materialize_week(resources, instance, "2017-05-27")
     assert result.success
     (entry,) = materializations(instance)
     assert_week_recorded(entry, "2017-05-27", NEW_SAMPLE, sample_files[NEW_SAMPLE], lake, mirror, "landed")
@@ -188,13 +195,7 @@ def test_ranged_run_with_a_404_records_the_others_and_names_the_week(
 def test_week_missing_from_the_index_is_not_published(
     mirror: MtaMirror, resources: dict[str, object], lake: Lake, instance: DagsterInstance
 ) -> None:
-    result = materialize(
-        [raw_turnstile],
-        resources=resources,
-        partition_key="2017-06-03",
-        instance=instance,
-        raise_on_error=False,
-    )
+    result = materialize_week(resources, instance, "2017-06-03", raise_on_error=False)
     assert not result.success
     message = step_failure_message(result)
     assert "week 2017-06-03" in message and "not published" in message
@@ -213,7 +214,7 @@ def test_irregular_pre_2013_week_lands_the_file_named_on_the_index(
     old = sample_files["turnstile_110528.txt"]
     for name in ("turnstile_111210.txt", "turnstile_111219.txt", "turnstile_111224.txt"):
         mirror.add(name, old)
-    result = materialize([raw_turnstile], resources=resources, partition_key="2011-12-10", instance=instance)
+    result = materialize_week(resources, instance, "2011-12-10")
     assert result.success
     (entry,) = materializations(instance)
     assert metadata_of(entry)["file_name"] == "turnstile_111219.txt"  # a Monday, not 111217
@@ -228,7 +229,7 @@ def test_index_unreadable_uses_the_computed_name(
     sample_files: dict[str, bytes],
 ) -> None:
     mirror.inject("turnstile.html", Status(503), Status(503))  # every attempt (max_retries=1)
-    result = materialize([raw_turnstile], resources=resources, partition_key="2017-05-27", instance=instance)
+    result = materialize_week(resources, instance, "2017-05-27")
     assert result.success
     assert mirror.requests["/developers/turnstile.html"] == 2
     (entry,) = materializations(instance)
@@ -240,22 +241,18 @@ def test_partition_key_not_a_turnstile_week_fails_clearly(
     bad_key: str, resources: dict[str, object], instance: DagsterInstance, lake: Lake
 ) -> None:
     with pytest.raises(DagsterUnknownPartitionError, match=bad_key):
-        materialize([raw_turnstile], resources=resources, partition_key=bad_key, instance=instance)
+        materialize_week(resources, instance, bad_key)
     assert lake.list("raw/") == []
 
 
 def test_reland_config_downloads_again(
     mirror: MtaMirror, resources: dict[str, object], lake: Lake, instance: DagsterInstance
 ) -> None:
-    materialize([raw_turnstile], resources=resources, partition_key="2017-05-27", instance=instance)
-    again = materialize([raw_turnstile], resources=resources, partition_key="2017-05-27", instance=instance)
+    materialize_week(resources, instance, "2017-05-27")
+    again = materialize_week(resources, instance, "2017-05-27")
     assert again.success and mirror.gets(NEW_SAMPLE) == 1
-    relanded = materialize(
-        [raw_turnstile],
-        resources=resources,
-        partition_key="2017-05-27",
-        instance=instance,
-        run_config={"ops": {"raw_turnstile": {"config": {"reland": True}}}},
+    relanded = materialize_week(
+        resources, instance, "2017-05-27", run_config={"ops": {"raw_turnstile": {"config": {"reland": True}}}}
     )
     assert relanded.success and mirror.gets(NEW_SAMPLE) == 2
     statuses = [metadata_of(e)["status"] for e in reversed(materializations(instance))]
@@ -270,13 +267,7 @@ def test_missing_bucket_fails_at_once_naming_it(
         "lake": lake_resource_from_env({"MTA_LAKE_URL": "gs://no-such-bucket/mta"}),
     }
     started = time.monotonic()
-    result = materialize(
-        [raw_turnstile],
-        resources=resources,
-        partition_key="2017-05-27",
-        instance=instance,
-        raise_on_error=False,
-    )
+    result = materialize_week(resources, instance, "2017-05-27", raise_on_error=False)
     assert not result.success
     assert time.monotonic() - started < 20  # not retried by the run retry policy
     message = step_failure_message(result)
@@ -300,9 +291,7 @@ def test_week_not_up_yet_is_retried_in_the_same_run_until_it_lands(
     publisher = threading.Timer(0.5, mirror.add, args=(name, sample_files[NEW_SAMPLE]))
     publisher.start()
     try:
-        result = materialize(
-            [raw_turnstile], resources=resources, instance=instance, partition_key=week.isoformat()
-        )
+        result = materialize_week(resources, instance, week.isoformat())
     finally:
         publisher.cancel()
     assert result.success
@@ -320,13 +309,7 @@ def test_week_still_missing_after_the_grace_retries_fails_as_not_published(
     since_end = datetime.now(weeks.NEW_YORK) - weeks.publication_deadline(week, timedelta(0))
     monkeypatch.setenv("MTA_LATE_FILE_RETRY_SECONDS", "0.3")
     monkeypatch.setenv("MTA_LATE_FILE_GRACE_HOURS", str((since_end.total_seconds() + 0.7) / 3600))
-    result = materialize(
-        [raw_turnstile],
-        resources=resources,
-        instance=instance,
-        partition_key=week.isoformat(),
-        raise_on_error=False,
-    )
+    result = materialize_week(resources, instance, week.isoformat(), raise_on_error=False)
     assert not result.success
     assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 2
     assert "not published" in step_failure_message(result)
@@ -334,13 +317,7 @@ def test_week_still_missing_after_the_grace_retries_fails_as_not_published(
 
 def test_old_week_missing_is_not_retried(resources: dict[str, object], instance: DagsterInstance) -> None:
     # Years after the fact a missing file is simply not published: fail at once, no retry.
-    result = materialize(
-        [raw_turnstile],
-        resources=resources,
-        instance=instance,
-        partition_key="2019-03-02",
-        raise_on_error=False,
-    )
+    result = materialize_week(resources, instance, "2019-03-02", raise_on_error=False)
     assert not result.success
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert "not published" in step_failure_message(result)
