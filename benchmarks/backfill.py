@@ -8,7 +8,7 @@ process) under the names of N consecutive new-format weeks (files 2023-01-14 onw
 the mirror's index page). For each mode, a fresh ``dagster dev`` (fresh DAGSTER_HOME with the
 repo-root dagster.yaml: 8 concurrent runs, mta_source pool of 4) lands them into a fresh
 fake-gcs-server bucket through an asset backfill launched with ``launchPartitionBackfill``
-(``mta_lake.graphql_client``); the reconciliation sensor is stopped (MTA_RECONCILE_SENSOR) so
+(``mta_lake.tools.graphql``); the reconciliation sensor is stopped (MTA_RECONCILE_SENSOR) so
 that it does not launch a backfill of the same weeks. Timed from the launch to the moment the backfill and all its runs
 have finished (polled every second); ``dagster dev`` start-up is not included.
 
@@ -52,7 +52,7 @@ def publish_weeks(site_root: Path, source: Path, keys: Sequence[str]) -> None:
 def run_mode(
     weeks_per_run: str | None, keys: Sequence[str], site_url: str, gcs: Any, work: Path, timeout: float
 ) -> dict[str, Any]:
-    from mta_lake.graphql_client import DagsterGraphQL
+    from mta_lake.tools.graphql import DagsterGraphQL
     from mta_lake_tests.support.dagster_processes import running_dagster_dev
 
     bucket = common.new_bucket(gcs)

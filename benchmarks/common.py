@@ -188,13 +188,13 @@ def _job_floor(job: dict[str, Any], memory: PeakMemory) -> dict[str, Any]:
 
 
 def _job_land(job: dict[str, Any], memory: PeakMemory) -> dict[str, Any]:
-    """``mta_lake.landing.land_week`` from the mirror into a local folder or a fake-gcs bucket."""
+    """``mta_lake.core.landing.land_week`` from the mirror into a local folder or a fake-gcs bucket."""
     from datetime import date
 
-    from mta_lake.lake import GCSLake, LocalLake
-    from mta_lake.landing import land_week
-    from mta_lake.source import MtaSite
-    from mta_lake.weeks import WeekFile
+    from mta_lake.core.lake import GCSLake, LocalLake
+    from mta_lake.core.landing import land_week
+    from mta_lake.core.source import MtaSite
+    from mta_lake.core.weeks import WeekFile
 
     week = date.fromisoformat(job["week"])
     file_date = date.fromisoformat(job["file_date"])

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.memory_growth --runs 3
 
-The same landing as benchmark 1 (``mta_lake.landing.land_week``, a fresh child process per
+The same landing as benchmark 1 (``mta_lake.core.landing.land_week``, a fresh child process per
 measurement, the mirror and fake-gcs-server in processes of their own) on a full week (1x) and
 on a week four times larger (4x: the header, then the data rows of both full-week samples, twice:
 about 133 MB), into the local lake and into fake-gcs-server.

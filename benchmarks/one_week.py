@@ -6,7 +6,7 @@ The week (``turnstile_240113.txt``, 33.4 MB) is served by the MTA mirror in its 
 Each measurement is a fresh child process (see ``benchmarks.common``), in this order every run:
 
 - floor: read the local file and gzip it (level 6) to a local file, nothing else;
-- local lake: ``mta_lake.landing.land_week`` from the mirror into a fresh local lake folder;
+- local lake: ``mta_lake.core.landing.land_week`` from the mirror into a fresh local lake folder;
 - fake-gcs: the same into a fresh bucket of fake-gcs-server (the Go emulator, its own process);
 - replaced pipeline: ``benchmarks/baselines/prefect_flow.py`` (pandas, chunked gzip appends,
   then an upload to the same fake-gcs-server).

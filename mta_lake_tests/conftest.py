@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mta_lake.lake import GCSLake, Lake, LocalLake
-from mta_lake.source import MtaSite, RetryPolicy
+from mta_lake.core.lake import GCSLake, Lake, LocalLake
+from mta_lake.core.source import MtaSite, RetryPolicy
 from mta_lake_tests.support.fake_gcs import FakeGCS
 from mta_lake_tests.support.mirror import MtaMirror
 

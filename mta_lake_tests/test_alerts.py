@@ -5,9 +5,11 @@ from collections.abc import Iterator
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context, materialize
 
-from mta_lake.alerts import AlertTargets, FailedRun, alert_on_run_failure, run_weeks, send_alert
-from mta_lake.assets.raw import raw_turnstile
-from mta_lake.resources import LocalLakeResource, MtaSource
+from mta_lake.core.alerts import AlertTargets, FailedRun, send_alert
+from mta_lake.core.weeks import run_weeks_label
+from mta_lake.defs.automation.alerts import alert_on_run_failure
+from mta_lake.defs.raw.assets import raw_turnstile
+from mta_lake.defs.resources import LocalLakeResource, MtaSource
 from mta_lake_tests.support.mirror import MtaMirror
 from mta_lake_tests.support.webhook import WebhookServer
 
@@ -57,9 +59,9 @@ def test_a_failing_webhook_is_reported_without_its_url() -> None:
 
 
 def test_run_weeks_from_tags() -> None:
-    assert run_weeks({"dagster/partition": "2024-01-06"}) == "2024-01-06"
+    assert run_weeks_label({"dagster/partition": "2024-01-06"}) == "2024-01-06"
     assert (
-        run_weeks(
+        run_weeks_label(
             {
                 "dagster/asset_partition_range_start": "2024-01-06",
                 "dagster/asset_partition_range_end": "2024-01-20",
@@ -67,7 +69,7 @@ def test_run_weeks_from_tags() -> None:
         )
         == "2024-01-06..2024-01-20"
     )
-    assert run_weeks({}) == "(no partition)"
+    assert run_weeks_label({}) == "(no partition)"
 
 
 def _failed_run_context(instance: DagsterInstance, mirror: MtaMirror, tmp_path):

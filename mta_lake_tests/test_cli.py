@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mta_lake.cli import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
-from mta_lake.lake import LocalLake
-from mta_lake.landing import lake_key
+from mta_lake.core.lake import LocalLake
+from mta_lake.core.layout import raw_key
+from mta_lake.tools.cli import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, main
 from mta_lake_tests.support.fake_gcs import free_port
 from mta_lake_tests.support.mirror import MtaMirror
 
@@ -40,7 +40,7 @@ def test_status_from_lake_and_index(
     for name in ("turnstile_240113.txt", "turnstile_240120.txt", "turnstile_240203.txt"):
         mirror.add(name, data)
     lake = LocalLake(tmp_path / "lake")
-    with lake.writer(lake_key("turnstile_240113.txt")) as pending:
+    with lake.writer(raw_key("turnstile_240113.txt")) as pending:
         pending.write(gzip.compress(data))
     monkeypatch.setenv("MTA_SITE_URL", mirror.url)
     monkeypatch.setenv("MTA_LAKE_URL", str(tmp_path / "lake"))

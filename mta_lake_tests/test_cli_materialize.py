@@ -16,8 +16,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
 
-from mta_lake.lake import GCSLake, Lake, LocalLake
-from mta_lake.landing import lake_key
+from mta_lake.core.lake import GCSLake, Lake, LocalLake
+from mta_lake.core.layout import raw_key
 from mta_lake_tests.support.fake_gcs import FakeGCS
 from mta_lake_tests.support.mirror import MtaMirror
 
@@ -44,7 +44,7 @@ def assert_landed_and_recorded(
     result: subprocess.CompletedProcess[str], home: Path, lake: Lake, mirror: MtaMirror, data: bytes
 ) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    with lake.open_read(lake_key(NAME)) as stream:
+    with lake.open_read(raw_key(NAME)) as stream:
         assert gzip.decompress(stream.read()) == data
     crc = f"{google_crc32c.value(data):08x}"
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
@@ -53,7 +53,7 @@ def assert_landed_and_recorded(
         materialization = records[0].event_log_entry.asset_materialization
         assert materialization is not None and materialization.partition == WEEK
         metadata = {key: value.value for key, value in materialization.metadata.items()}
-        assert metadata["dagster/uri"] == lake.uri(lake_key(NAME))
+        assert metadata["dagster/uri"] == lake.uri(raw_key(NAME))
         assert metadata["source_url"] == f"{mirror.url}/data/nyct/turnstile/{NAME}"
         assert metadata["source_bytes"] == len(data)
         assert metadata["data_rows"] == len(data.splitlines()) - 1
@@ -86,7 +86,7 @@ def test_cli_lands_a_week_in_a_gcs_bucket(
     )
     lake = GCSLake(fake_gcs.client(), bucket, "lake")
     assert_landed_and_recorded(result, tmp_path / "home", lake, mirror, sample_files[NAME])
-    assert [o.key for o in lake.list("raw/")] == [lake_key(NAME)]
+    assert [o.key for o in lake.list("raw/")] == [raw_key(NAME)]
 
 
 @pytest.mark.parametrize("bad_key", ["2017-05-28"])

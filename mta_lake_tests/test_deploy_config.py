@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mta_lake.assets.raw import MTA_SOURCE_POOL
+from mta_lake.core.settings import documented
+from mta_lake.defs.raw.assets import MTA_SOURCE_POOL
 from mta_lake_tests.support.postgres import fresh_database, in_ci
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,10 +64,9 @@ def code_settings() -> set[str]:
 
 
 def run_settings() -> set[str]:
-    """What a run worker reads: the resources and the assets."""
-    return settings_read_by(
-        [REPO / "mta_lake" / "resources.py", *sorted((REPO / "mta_lake" / "assets").rglob("*.py"))]
-    )
+    """What a run worker acts on: the settings marked for runs, and what the resources read."""
+    marked = {doc.variable for doc in documented() if doc.runs}
+    return marked | settings_read_by([REPO / "mta_lake" / "defs" / "resources.py"])
 
 
 def compose() -> dict[str, Any]:

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from mta_lake import weeks
-from mta_lake.lake import GCSLake, Lake, LakeError, LocalLake
-from mta_lake.landing import NEW_FORMAT_HEADER, LandingError, lake_key, land_week
-from mta_lake.resources import GCSLakeResource
-from mta_lake.source import MtaSite, RetryPolicy
+from mta_lake.core import weeks
+from mta_lake.core.lake import GCSLake, Lake, LakeError, LocalLake
+from mta_lake.core.landing import NEW_FORMAT_HEADER, LandingError, land_week
+from mta_lake.core.layout import raw_key
+from mta_lake.core.source import MtaSite, RetryPolicy
+from mta_lake.defs.resources import GCSLakeResource
 from mta_lake_tests.support.fake_gcs import FakeGCS
 from mta_lake_tests.support.gcs_proxy import GCSProxy, incompressible_week
 from mta_lake_tests.support.mirror import MtaMirror, Reset, Stall
@@ -111,7 +112,7 @@ def test_gcs_stopped_mid_upload_fails_then_next_attempt_lands(
     bucket = own_gcs.create_bucket()
     lake = GCSLake(own_gcs.client(), bucket, "mta")
     wf = week_file(BIG_WEEK)
-    key = lake_key(wf.name)
+    key = raw_key(wf.name)
     # The source pauses once ~20 MB (the first compressed chunk, and more) have been read.
     big_mirror.inject(BIG, Stall(4, after=20 << 20))
     with GCSProxy(own_gcs.url) as watch:  # only to see when the first chunk has gone up
@@ -149,7 +150,7 @@ def test_failed_upload_leaves_the_existing_object_intact(
     bucket = fake_gcs.create_bucket()
     lake = GCSLake(fake_gcs.client(), bucket, "mta")
     wf = week_file(BIG_WEEK)
-    key = lake_key(wf.name)
+    key = raw_key(wf.name)
     old = sample_files[SAMPLE]  # any earlier, complete version of the file
     big_mirror.add(BIG, old)
     land_week(wf, quick_site(big_mirror), lake)
@@ -176,7 +177,7 @@ def test_gcs_503_every_nth_request_lands_whole_or_not_at_all(
 ) -> None:
     bucket = fake_gcs.create_bucket()
     wf = week_file(BIG_WEEK)
-    key = lake_key(wf.name)
+    key = raw_key(wf.name)
     with GCSProxy(fake_gcs.url, fail_every=every) as proxy:
         lake = GCSLake(proxy.client(), bucket, "mta")
         try:
@@ -207,7 +208,7 @@ def test_gcs_503_on_a_small_week_is_retried_by_the_client(
         report = land_week(wf, quick_site(big_mirror), GCSLake(proxy.client(), bucket))
         assert proxy.failed
     assert report.status == "landed"
-    assert_intact(GCSLake(fake_gcs.client(), bucket), lake_key(wf.name), sample_files[SAMPLE])
+    assert_intact(GCSLake(fake_gcs.client(), bucket), raw_key(wf.name), sample_files[SAMPLE])
 
 
 # -- missing bucket, malformed and denied credentials ---------------------------------------
@@ -288,7 +289,7 @@ def test_denied_upload_keeps_the_existing_object(
     """Read access but no write access (a re-land with a read-only key): old object untouched."""
     bucket = fake_gcs.create_bucket()
     wf = week_file(SAMPLE_WEEK)
-    key = lake_key(wf.name)
+    key = raw_key(wf.name)
     land_week(wf, quick_site(big_mirror), GCSLake(fake_gcs.client(), bucket))
     direct = GCSLake(fake_gcs.client(), bucket)
     before, before_meta = stored_bytes(direct, key), direct.stat(key)
@@ -312,10 +313,10 @@ def test_denied_upload_keeps_the_existing_object(
 FULL_DISK_CHILD = textwrap.dedent(
     """
     import json, resource, signal, sys
-    from mta_lake import weeks
-    from mta_lake.lake import LocalLake
-    from mta_lake.landing import LandingError, land_week
-    from mta_lake.source import MtaSite, RetryPolicy
+    from mta_lake.core import weeks
+    from mta_lake.core.lake import LocalLake
+    from mta_lake.core.landing import LandingError, land_week
+    from mta_lake.core.source import MtaSite, RetryPolicy
 
     site_url, root, week, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     wf = weeks.resolve_week(weeks.parse_week(week), None)
@@ -357,7 +358,7 @@ def local_lake_with_old_week(
     old = sample_files[SAMPLE]
     big_mirror.add(BIG, old)
     land_week(week_file(BIG_WEEK), quick_site(big_mirror), lake)
-    path = root / lake_key(BIG)
+    path = root / raw_key(BIG)
     meta = path.with_name(f".{path.name}.json")
     return lake, root, path.read_bytes(), meta.read_bytes()
 
@@ -370,15 +371,15 @@ def test_local_full_disk_keeps_the_old_object_and_no_staging_files(
     result = run_full_disk_child(big_mirror.url, root, BIG_WEEK, 1 << 20)
     assert "error" in result, f"the landing did not fail: {result}"
     assert "large" in result["message"] or "space" in result["message"], result
-    path = root / lake_key(BIG)
+    path = root / raw_key(BIG)
     assert path.read_bytes() == old_object
     assert path.with_name(f".{path.name}.json").read_bytes() == old_meta
     assert hidden_leftovers(root) == [], "staging files were left behind"
-    assert [o.key for o in lake.list("raw/turnstile/")] == [lake_key(BIG)]
+    assert [o.key for o in lake.list("raw/turnstile/")] == [raw_key(BIG)]
     # Space again: the same landing now succeeds.
     result = run_full_disk_child(big_mirror.url, root, BIG_WEEK, 1 << 30)
     assert result == {"ok": "relanded"}
-    assert_intact(lake, lake_key(BIG), big_week)
+    assert_intact(lake, raw_key(BIG), big_week)
 
 
 def test_local_full_disk_names_the_week(

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from mta_lake import weeks
-from mta_lake.lake import GCSLake, Lake, LocalLake
-from mta_lake.landing import NEW_FORMAT_HEADER, LandingReport, lake_key, land_week
-from mta_lake.source import MtaSite, RetryPolicy
+from mta_lake.core import weeks
+from mta_lake.core.lake import GCSLake, Lake, LocalLake
+from mta_lake.core.landing import NEW_FORMAT_HEADER, LandingReport, land_week
+from mta_lake.core.layout import raw_key
+from mta_lake.core.source import MtaSite, RetryPolicy
 from mta_lake_tests.support.dagster_processes import dagster_env, prepare_dagster_home
 from mta_lake_tests.support.fake_gcs import FakeGCS
 from mta_lake_tests.support.gcs_proxy import GCSProxy, incompressible_week
@@ -94,7 +95,7 @@ def test_sigkill_mid_upload_leaves_the_old_object_and_the_next_run_lands(
 ) -> None:
     new = incompressible_week(24 << 20, NEW_FORMAT_HEADER)  # gzip ~14 MB: two upload chunks
     old = sample_files[OLD]
-    key = lake_key(BIG)
+    key = raw_key(BIG)
     env = dagster_env(dict(os.environ), prepare_dagster_home(tmp_path / "dagster_home"))
     proxy: GCSProxy | None = None
     with MtaMirror() as mirror:
@@ -162,7 +163,7 @@ def test_two_landings_of_the_same_week_at_once_leave_one_intact_object(
 ) -> None:
     """Two runs (separate sites, separate lake clients) land one week at the same moment."""
     data = sample_files[SAMPLE]
-    key = lake_key(SAMPLE)
+    key = raw_key(SAMPLE)
     if lake_kind == "gcs":
         server: FakeGCS = request.getfixturevalue("fake_gcs")
         bucket = server.create_bucket()

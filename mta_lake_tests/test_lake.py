@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from google.cloud.storage.fileio import BlobWriter
 
-from mta_lake.lake import GCS_UPLOAD_CHUNK, GCSLake, Lake, LakeError, LocalLake, parse_lake_url
+from mta_lake.core.lake import GCS_UPLOAD_CHUNK, GCSLake, Lake, LakeError, LocalLake, parse_lake_url
 from mta_lake_tests.support.fake_gcs import FakeGCS
 
 Snapshot = Callable[[], dict[str, tuple[bytes, dict[str, str]]]]

@@ -16,18 +16,18 @@ from pathlib import Path
 import google_crc32c
 import pytest
 
-from mta_lake import weeks
-from mta_lake.lake import GCSLake, Lake, LakeError
-from mta_lake.landing import (
+from mta_lake.core import weeks
+from mta_lake.core.lake import GCSLake, Lake, LakeError
+from mta_lake.core.landing import (
     LakeWriteError,
     LandingError,
     LandingReport,
     RetriesExhaustedError,
     WeekNotPublishedError,
-    lake_key,
     land_week,
 )
-from mta_lake.source import MtaSite, RetryPolicy
+from mta_lake.core.layout import raw_key
+from mta_lake.core.source import MtaSite, RetryPolicy
 from mta_lake_tests.conftest import FAST_RETRY, FULL_WEEKS, SAMPLE_WEEKS
 from mta_lake_tests.support.fake_gcs import FakeGCS
 from mta_lake_tests.support.mirror import GzipEncoded, MtaMirror, Replace, Reset, Stall, Status, Truncate
@@ -50,7 +50,7 @@ def expected_rows(data: bytes) -> int:
 
 
 def read_object(lake: Lake, name: str) -> bytes:
-    with lake.open_read(lake_key(name)) as stored:
+    with lake.open_read(raw_key(name)) as stored:
         return stored.read()
 
 
@@ -73,8 +73,8 @@ def assert_landed(lake: Lake, name: str, data: bytes, report: LandingReport, mir
     assert report.stats.data_rows == expected_rows(data)
     assert report.stats.crc32c == crc
     assert report.source_url == f"{mirror_url}/data/nyct/turnstile/{name}"
-    assert report.uri == lake.uri(lake_key(name))
-    stat = lake.stat(lake_key(name))
+    assert report.uri == lake.uri(raw_key(name))
+    stat = lake.stat(raw_key(name))
     assert stat is not None and stat.size == len(stored)
     assert stat.metadata["source_crc32c"] == crc
     assert stat.metadata["source_bytes"] == str(len(data))
@@ -96,7 +96,7 @@ def test_sample_round_trip(
     assert_landed(lake, name, sample_files[name], report, mirror.url)
     assert report.server.etag and report.server.last_modified
     assert report.server.content_length == len(sample_files[name])
-    assert lake.stat(lake_key(name)).metadata["source_etag"] == report.server.etag  # type: ignore[union-attr]
+    assert lake.stat(raw_key(name)).metadata["source_etag"] == report.server.etag  # type: ignore[union-attr]
 
 
 def test_full_week_round_trip(
@@ -122,10 +122,10 @@ def test_full_week_memory_stays_flat(
     mirror.add("turnstile_240113.txt", b"")  # unused; keeps the index realistic
     script = f"""
 import json, resource, sys
-from mta_lake import weeks
-from mta_lake.lake import LocalLake
-from mta_lake.landing import land_week
-from mta_lake.source import MtaSite
+from mta_lake.core import weeks
+from mta_lake.core.lake import LocalLake
+from mta_lake.core.landing import land_week
+from mta_lake.core.source import MtaSite
 site = MtaSite({mirror.url!r})
 lake = LocalLake({str(tmp_path / "lake")!r})
 # Warm up every code path on a small week first, so the baseline includes imports and buffers.
@@ -372,7 +372,7 @@ def test_changed_source_is_relanded(
     assert report.status == "relanded"
     assert mirror.gets(NEW_SAMPLE) == 2
     assert_landed(lake, NEW_SAMPLE, corrected, report, mirror.url)
-    assert lake.stat(lake_key(NEW_SAMPLE)).metadata["source_etag"] == report.server.etag  # type: ignore[union-attr]
+    assert lake.stat(raw_key(NEW_SAMPLE)).metadata["source_etag"] == report.server.etag  # type: ignore[union-attr]
     # Unchanged since: not downloaded again.
     assert land_week(week_file_for(NEW_SAMPLE), site, lake).status == "already_landed"
     assert mirror.gets(NEW_SAMPLE) == 2
@@ -390,7 +390,7 @@ def test_reland_requested_downloads_again(
 
 def test_object_put_by_hand_is_already_landed(mirror: MtaMirror, site: MtaSite, lake: Lake) -> None:
     by_hand = gzip.compress(b"whatever someone copied here\n")
-    with lake.writer(lake_key(NEW_SAMPLE)) as pending:
+    with lake.writer(raw_key(NEW_SAMPLE)) as pending:
         pending.write(by_hand)  # no metadata recorded
     report = land_week(week_file_for(NEW_SAMPLE), site, lake)
     assert report.status == "already_landed"

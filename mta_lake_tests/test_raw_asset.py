@@ -4,7 +4,6 @@ import gzip
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 
 import google_crc32c
 import pytest
@@ -17,11 +16,11 @@ from dagster import (
     materialize,
 )
 
-from mta_lake import weeks
-from mta_lake.assets.raw import raw_turnstile
-from mta_lake.lake import Lake
-from mta_lake.landing import lake_key
-from mta_lake.resources import MtaSource, lake_resource_from_env
+from mta_lake.core import weeks
+from mta_lake.core.lake import Lake
+from mta_lake.core.layout import raw_key
+from mta_lake.defs.raw.assets import raw_turnstile
+from mta_lake.defs.resources import MtaSource, lake_resource_from_env
 from mta_lake_tests.support.mirror import MtaMirror, Status
 
 KEY = AssetKey("raw_turnstile")
@@ -94,11 +93,11 @@ def assert_week_recorded(
     materialization = entry.asset_materialization
     assert materialization is not None and materialization.partition == week
     metadata = metadata_of(entry)
-    stored = lake.stat(lake_key(name))
+    stored = lake.stat(raw_key(name))
     assert stored is not None
-    with lake.open_read(lake_key(name)) as stream:
+    with lake.open_read(raw_key(name)) as stream:
         assert gzip.decompress(stream.read()) == data
-    assert metadata["dagster/uri"] == lake.uri(lake_key(name))
+    assert metadata["dagster/uri"] == lake.uri(raw_key(name))
     assert metadata["source_url"] == f"{mirror.url}/data/nyct/turnstile/{name}"
     assert metadata["file_name"] == name
     assert metadata["status"] == status
@@ -299,20 +298,6 @@ def test_week_not_up_yet_is_retried_in_the_same_run_until_it_lands(
     assert len(retries) >= 1
     (entry,) = materializations(instance)
     assert metadata_of(entry)["file_name"] == name
-
-
-def test_week_still_missing_after_the_grace_retries_fails_as_not_published(
-    resources: dict[str, object], instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    week = weeks.latest_ended_week()
-    # A grace period that ends 0.7 s from now: two retries 0.3 s apart fit in it, a third does not.
-    since_end = datetime.now(weeks.NEW_YORK) - weeks.publication_deadline(week, timedelta(0))
-    monkeypatch.setenv("MTA_LATE_FILE_RETRY_SECONDS", "0.3")
-    monkeypatch.setenv("MTA_LATE_FILE_GRACE_HOURS", str((since_end.total_seconds() + 0.7) / 3600))
-    result = materialize_week(resources, instance, week.isoformat(), raise_on_error=False)
-    assert not result.success
-    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 2
-    assert "not published" in step_failure_message(result)
 
 
 def test_old_week_missing_is_not_retried(resources: dict[str, object], instance: DagsterInstance) -> None:

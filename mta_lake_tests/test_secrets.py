@@ -21,10 +21,15 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, materialize
 
-from mta_lake.assets.raw import raw_turnstile
-from mta_lake.lake import GCSLake
-from mta_lake.landing import lake_key
-from mta_lake.resources import KEY_VARIABLE, GCSLakeResource, lake_resource_from_env, source_resource_from_env
+from mta_lake.core.lake import GCSLake
+from mta_lake.core.layout import raw_key
+from mta_lake.defs.raw.assets import raw_turnstile
+from mta_lake.defs.resources import (
+    KEY_VARIABLE,
+    GCSLakeResource,
+    lake_resource_from_env,
+    source_resource_from_env,
+)
 from mta_lake_tests.support.fake_gcs import FakeGCS
 from mta_lake_tests.support.mirror import MtaMirror
 
@@ -223,7 +228,7 @@ def test_a_run_with_a_key_leaks_nothing(
     )
     assert success, errors
     assert token_server.requests >= 1, "the key was never used: the test proves nothing"
-    landed = GCSLake(fake_gcs.client(), bucket, "mta").stat(lake_key(FILE))
+    landed = GCSLake(fake_gcs.client(), bucket, "mta").stat(raw_key(FILE))
     assert landed is not None and landed.metadata["source_bytes"] == str(len(sample_files[FILE]))
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, Definitions, build_sensor_context
 
-from mta_lake.assets.raw import raw_turnstile
-from mta_lake.lake import LocalLake
-from mta_lake.landing import lake_key
-from mta_lake.resources import LocalLakeResource, MtaSource
-from mta_lake.sensors import RECONCILE_TAG, reconcile_raw_turnstile
+from mta_lake.core.lake import LocalLake
+from mta_lake.core.layout import raw_key
+from mta_lake.defs.automation.sensors import RECONCILE_TAG, reconcile_raw_turnstile
+from mta_lake.defs.raw.assets import raw_turnstile
+from mta_lake.defs.resources import LocalLakeResource, MtaSource
 from mta_lake_tests.support.mirror import MtaMirror
 
 RAW = AssetKey("raw_turnstile")
@@ -34,7 +34,7 @@ def prepared(tmp_path: Path, sample_files: dict[str, bytes], instance: DagsterIn
     data = sample_files["turnstile_170603.txt"]
     lake = LocalLake(tmp_path / "lake")
     for name in ("turnstile_240113.txt", "turnstile_240120.txt"):
-        with lake.writer(lake_key(name)) as pending:
+        with lake.writer(raw_key(name)) as pending:
             pending.write(gzip.compress(data))
             pending.metadata.update(
                 {"source_crc32c": "0badcafe", "source_bytes": str(len(data)), "data_rows": "9"}

@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from mta_lake.source import (
+from mta_lake.core.source import (
     BadSourceError,
     MtaSite,
     NotPublishedError,

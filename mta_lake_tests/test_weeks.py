@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from mta_lake import weeks
-from mta_lake.weeks import InvalidWeekError, WeekFile
+from mta_lake.core import weeks
+from mta_lake.core.weeks import InvalidWeekError, WeekFile
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=weeks.NEW_YORK)  # a Friday; newest ended week 2024-02-17
 

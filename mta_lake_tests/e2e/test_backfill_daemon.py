@@ -27,11 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from mta_lake.graphql_client import DagsterGraphQL
-from mta_lake.lake import LocalLake
-from mta_lake.landing import lake_key
+from mta_lake.core.lake import LocalLake
+from mta_lake.core.layout import raw_key
+from mta_lake.tools.graphql import DagsterGraphQL
 from mta_lake_tests.support.dagster_processes import DagsterDev, running_dagster_dev
 from mta_lake_tests.support.fake_gcs import free_port
+from mta_lake_tests.support.graphql import run_status, start_sensor
 from mta_lake_tests.support.mirror import MtaMirror, Stall
 from mta_lake_tests.support.webhook import WebhookServer
 
@@ -71,7 +72,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("e2e-backfill")
     data = SAMPLE.read_bytes()
     lake = LocalLake(root / "lake")
-    with lake.writer(lake_key("turnstile_240511.txt")) as pending:  # "landed by an older pipeline"
+    with lake.writer(raw_key("turnstile_240511.txt")) as pending:  # "landed by an older pipeline"
         pending.write(gzip.compress(data))
         pending.metadata["source_bytes"] = str(len(data))
     with MtaMirror() as mirror, WebhookServer() as webhook:
@@ -121,7 +122,7 @@ def test_backfills_through_graphql_and_the_cli(stack: Stack) -> None:
     assert len(policy.runs) == 2
     assert sorted(len(run.partitions) for run in policy.runs) == [2, 2]
     for week in ("240309", "240316", "240323", "240330"):
-        stored = stack.lake.stat(lake_key(f"turnstile_{week}.txt"))
+        stored = stack.lake.stat(raw_key(f"turnstile_{week}.txt"))
         assert stored is not None
         with stack.lake.open_read(stored.key) as handle:
             assert gzip.decompress(handle.read()) == SAMPLE.read_bytes()
@@ -131,9 +132,9 @@ def test_backfills_through_graphql_and_the_cli(stack: Stack) -> None:
     assert list(failing.failed_weeks) == [WITHHELD_WEEK]
     message = failing.failed_weeks[WITHHELD_WEEK]
     assert "week 2024-04-13" in message and "turnstile_240420.txt" in message and "not published" in message
-    assert stack.lake.stat(lake_key("turnstile_240413.txt")) is not None
-    assert stack.lake.stat(lake_key("turnstile_240427.txt")) is not None
-    assert stack.lake.stat(lake_key("turnstile_240420.txt")) is None
+    assert stack.lake.stat(raw_key("turnstile_240413.txt")) is not None
+    assert stack.lake.stat(raw_key("turnstile_240427.txt")) is not None
+    assert stack.lake.stat(raw_key("turnstile_240420.txt")) is None
     assert failing.materialized == 2 and failing.failed == 1
 
     # And the failure reached the webhook, naming the run, the weeks and the error.
@@ -149,7 +150,7 @@ def test_backfills_through_graphql_and_the_cli(stack: Stack) -> None:
     assert "--missing-only: 1 week(s) published and absent from the lake" in cli_out
     assert "result: every week landed" in cli_out
     assert "1/1 weeks landed" in cli_out
-    assert stack.lake.stat(lake_key("turnstile_240518.txt")) is not None
+    assert stack.lake.stat(raw_key("turnstile_240518.txt")) is not None
 
     # mta-lake status against the running instance.
     status = subprocess.run(
@@ -213,11 +214,11 @@ def test_run_killed_mid_download_is_marked_failed_and_the_next_run_lands(stack: 
 
     # Nothing may notice the kill from inside the run; Dagster must see the process gone.
     deadline = time.monotonic() + 120
-    while (status := client.run_status(run.run_id)) not in {"FAILURE", "SUCCESS"}:
+    while (status := run_status(client, run.run_id)) not in {"FAILURE", "SUCCESS"}:
         assert time.monotonic() < deadline, f"the killed run is still {status} after 120 s"
         time.sleep(1)
     assert status == "FAILURE"
-    assert stack.lake.stat(lake_key(name)) is None, "a killed download left an object behind"
+    assert stack.lake.stat(raw_key(name)) is None, "a killed download left an object behind"
     assert not [
         p
         for p in (stack.lake.root / "raw" / "turnstile").iterdir()
@@ -226,19 +227,19 @@ def test_run_killed_mid_download_is_marked_failed_and_the_next_run_lands(stack: 
 
     again = client.wait_for_backfill(client.launch_asset_backfill([KILLED_WEEK]), timeout=180)
     assert again.succeeded, again.summary()
-    with stack.lake.open_read(lake_key(name)) as handle:
+    with stack.lake.open_read(raw_key(name)) as handle:
         assert gzip.decompress(handle.read()) == data
 
 
 def test_reconcile_sensor_restores_lands_and_records(stack: Stack) -> None:
     client = DagsterGraphQL(stack.dev.url)
-    lost_key = lake_key("turnstile_240309.txt")
+    lost_key = raw_key("turnstile_240309.txt")
     assert stack.lake.stat(lost_key) is not None, "the backfill test lands this week first"
     stack.lake.delete(lost_key)
     stack.mirror.add("turnstile_240601.txt", SAMPLE.read_bytes())  # week 2024-05-25, new
     downloads_of_hand_landed = stack.mirror.requests[f"{FILES}turnstile_240511.txt"]
 
-    assert client.start_sensor("reconcile_raw_turnstile") == "RUNNING"
+    assert start_sensor(client, "reconcile_raw_turnstile") == "RUNNING"
     deadline = time.monotonic() + 180
     wanted = {"2024-03-02", "2024-05-04", "2024-05-25"}
     while time.monotonic() < deadline:
@@ -246,7 +247,7 @@ def test_reconcile_sensor_restores_lands_and_records(stack: Stack) -> None:
         if (
             wanted <= recorded
             and stack.lake.stat(lost_key)
-            and stack.lake.stat(lake_key("turnstile_240601.txt"))
+            and stack.lake.stat(raw_key("turnstile_240601.txt"))
         ):
             break
         time.sleep(2)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from mta_lake.graphql_client import DagsterGraphQL
-from mta_lake.lake import LocalLake
-from mta_lake.landing import lake_key
+from mta_lake.core.lake import LocalLake
+from mta_lake.core.layout import raw_key
+from mta_lake.tools.graphql import DagsterGraphQL
 from mta_lake_tests.support.dagster_processes import running_dagster_dev
 from mta_lake_tests.support.mirror import FILES_PREFIX, MtaMirror, Stall
 
@@ -92,9 +92,9 @@ def test_backfill_of_260_weeks_lands_every_week_within_the_pool(
 
     data = SAMPLE.read_bytes()
     landed = {o.key for o in lake.list("raw/turnstile/")}
-    assert landed == {lake_key(file_name(week)) for week in WEEKS}
+    assert landed == {raw_key(file_name(week)) for week in WEEKS}
     for week in (WEEKS[0], WEEKS[129], WEEKS[-1]):
-        with lake.open_read(lake_key(file_name(week))) as stream:
+        with lake.open_read(raw_key(file_name(week))) as stream:
             assert gzip.decompress(stream.read()) == data
 
     fetched = sum(

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mta_lake import weeks
-from mta_lake.graphql_client import DagsterGraphQL
-from mta_lake.lake import GCSLake
-from mta_lake.landing import lake_key
+from mta_lake.core import weeks
+from mta_lake.core.lake import GCSLake
+from mta_lake.core.layout import raw_key
+from mta_lake.tools.graphql import DagsterGraphQL
 from mta_lake_tests.support.dagster_processes import (
     VENV_BIN,
     ProcessGroup,
@@ -201,7 +201,7 @@ def test_backfill_survives_a_daemon_kill(
         # Nothing lost: every week in the bucket, whole, and nothing else.
         lake = GCSLake(fake_gcs.client(), bucket, "mta")
         expected_keys = {
-            lake_key(weeks.file_name(weeks.week_end(date.fromisoformat(key)))): key for key in week_files
+            raw_key(weeks.file_name(weeks.week_end(date.fromisoformat(key)))): key for key in week_files
         }
         stored_objects = {obj.key: obj for obj in lake.list("")}
         assert sorted(stored_objects) == sorted(expected_keys)

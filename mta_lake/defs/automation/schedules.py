@@ -7,14 +7,14 @@ the schedule never launches a week twice.
 The MTA usually publishes on Saturday morning, but not always by 10:00. When the file of the
 week that just ended is not up yet, the run does not fail: ``raw_turnstile`` asks Dagster to
 retry the step later (``RetryRequested``, every ``MTA_LATE_FILE_RETRY_SECONDS``, through the
-weekend; see ``mta_lake.assets.raw``). One run stays in progress rather than a stream of red
+weekend; see ``mta_lake.defs.raw.assets``). One run stays in progress rather than a stream of red
 runs; if the file is still missing when the retries run out, the run fails and alerts. The
-reconciliation sensor (``mta_lake.sensors``) also lands any week the index lists later.
+reconciliation sensor (``mta_lake.defs.automation.sensors``) also lands any week the index lists later.
 """
 
 from dagster import DefaultScheduleStatus, build_schedule_from_partitioned_job
 
-from mta_lake.jobs import raw_turnstile_job
+from mta_lake.defs.raw.jobs import raw_turnstile_job
 
 SCHEDULE_HOUR = 10
 """10:00 New York time on Saturday: after the MTA's usual morning publication."""

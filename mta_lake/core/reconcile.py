@@ -1,7 +1,8 @@
 """Reconcile three views of the weeks: what the MTA published, what is in the lake, what Dagster recorded.
 
-Plain Python, no Dagster. The reconciliation sensor (``mta_lake.sensors``) and ``mta-lake status``
-both call ``reconcile`` and act on, or print, its answer:
+Plain Python, no Dagster. The reconciliation sensor (``mta_lake.defs.automation.sensors``) and
+``mta-lake status`` both call ``reconcile`` and act on, or print, its answer; what the sensor does
+about it (``plan_reconciliation``) is decided here too, so the sensor only reads and reports:
 
 | state | published | in the lake | recorded by Dagster | what to do |
 |---|---|---|---|---|
@@ -13,15 +14,16 @@ both call ``reconcile`` and act on, or print, its answer:
 | ``unknown`` | index unreadable | no | (any) | nothing this time: cannot tell missing from not published |
 """
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from mta_lake import weeks
-from mta_lake.lake import Lake, LakeObject
-from mta_lake.landing import LAKE_PREFIX
-from mta_lake.source import MtaSite
+from mta_lake.core import weeks
+from mta_lake.core.lake import Lake, LakeObject
+from mta_lake.core.layout import RAW_PREFIX, raw_file_name
+from mta_lake.core.source import MtaSite
 
 
 class WeekState(StrEnum):
@@ -87,7 +89,7 @@ def lake_weeks(objects: Iterable[LakeObject]) -> dict[date, LakeObject]:
     """Week -> lake object for every ``raw/turnstile/turnstile_YYMMDD.txt.gz`` in the listing."""
     found: dict[date, LakeObject] = {}
     for obj in objects:
-        name = obj.key.rsplit("/", 1)[-1].removesuffix(".gz")
+        name = raw_file_name(obj.key)
         try:
             file_date = weeks.file_date_from_name(name)
         except ValueError:
@@ -117,7 +119,7 @@ def reconcile(
         file_date = published.get(week) if published is not None else None
         if obj is not None:
             state = WeekState.LANDED if key in recorded_keys else WeekState.UNRECORDED
-            name = obj.key.rsplit("/", 1)[-1].removesuffix(".gz")
+            name = raw_file_name(obj.key)
         elif published is None:
             state, name = WeekState.UNKNOWN, None
         elif file_date is None:
@@ -137,7 +139,7 @@ def read_published(site: MtaSite) -> dict[date, date] | None:
 
 def read_lake(lake: Lake) -> list[LakeObject]:
     """The lake's turnstile objects, listed now (never remembered)."""
-    return lake.list(LAKE_PREFIX)
+    return lake.list(RAW_PREFIX)
 
 
 def contiguous_batches(keys: Iterable[str], size: int) -> list[list[str]]:
@@ -154,38 +156,6 @@ def contiguous_batches(keys: Iterable[str], size: int) -> list[list[str]]:
     return batches
 
 
-def recorded_metadata(lake: Lake, obj: LakeObject) -> dict[str, str | int]:
-    """What to record for a week found in the lake, read from the object's own metadata.
-
-    The same names as a landing's materialisation metadata, so the UI reads the same either way.
-    """
-    meta = dict(obj.metadata)
-
-    def number(name: str) -> int | None:
-        value = meta.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    metadata: dict[str, str | int] = {
-        "dagster/uri": lake.uri(obj.key),
-        "status": "recorded_from_lake",
-        "file_name": obj.key.rsplit("/", 1)[-1].removesuffix(".gz"),
-        "stored_bytes": obj.size,
-    }
-    for name, value in (
-        ("source_url", meta.get("source_url")),
-        ("source_bytes", number("source_bytes")),
-        ("data_rows", number("data_rows")),
-        ("source_crc32c", meta.get("source_crc32c")),
-        ("landed_at", meta.get("landed_at")),
-        ("server_last_modified", meta.get("source_last_modified")),
-        ("server_etag", meta.get("source_etag")),
-        ("server_size", number("source_content_length")),
-    ):
-        if value is not None and value != "":
-            metadata[name] = value
-    return metadata
-
-
 def format_weeks(keys: Sequence[str], limit: int = 12) -> str:
     """Weeks as compact ranges: ``2024-01-06..2024-02-03 (5), 2024-03-02``."""
     parts = []
@@ -193,3 +163,87 @@ def format_weeks(keys: Sequence[str], limit: int = 12) -> str:
         parts.append(batch[0] if len(batch) == 1 else f"{batch[0]}..{batch[-1]} ({len(batch)})")
     shown = ", ".join(parts[:limit])
     return shown + (f", ... ({len(parts) - limit} more ranges)" if len(parts) > limit else "")
+
+
+# -- what the reconciliation sensor does about it ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconcilePlan:
+    """One tick's decisions: what to request, what to record, what to warn about, the next cursor."""
+
+    request: list[str]
+    """Weeks to land, oldest first, as one asset backfill (empty: request nothing)."""
+    record: list[WeekStatus]
+    """Weeks in the lake that Dagster does not know: record them from the object, no download."""
+    lost: list[WeekStatus]
+    """Weeks recorded but gone from the lake and not being landed: say so loudly (they are requested)."""
+    lost_in_flight: list[WeekStatus]
+    """Lost weeks that a run or backfill in flight is already landing again."""
+    candidates: int
+    """Weeks that could be requested now (before the per-tick limit)."""
+    waiting_for_backfill: bool
+    """True when candidates wait because a reconciliation backfill is still unfinished."""
+    requested_at: dict[str, float]
+    """The next cursor: when each week still to land was last requested (epoch seconds)."""
+
+
+def plan_reconciliation(
+    result: Reconciliation,
+    *,
+    requested_at: Mapping[str, float],
+    in_flight: Iterable[str],
+    reconciling: bool,
+    now: float,
+    max_weeks: int,
+    max_records: int,
+    retry_seconds: float,
+) -> ReconcilePlan:
+    """Decide a tick from the three views, the cursor, what is in flight and ``now``.
+
+    - A missing week is requested unless a run or backfill in flight covers it, or it was requested
+      less than ``retry_seconds`` ago (a week that fails to land is not retried every tick).
+    - A lost week is requested whatever the cursor says (its object was there once), unless in flight.
+    - Only one reconciliation backfill at a time: while one is unfinished nothing is requested.
+    - The cursor forgets weeks that are now in the lake and requests older than ``retry_seconds``.
+    """
+    flying = set(in_flight)
+    lost = result.by_state(WeekState.LOST)
+    lost_keys = {status.key for status in lost}
+    candidates = [
+        week
+        for week in result.to_land
+        if week not in flying and (week in lost_keys or now - requested_at.get(week, 0.0) >= retry_seconds)
+    ]
+    request = [] if reconciling else candidates[:max_weeks]
+    cursor = {**requested_at, **{week: now for week in request}}
+    in_lake = set(result.keys(WeekState.LANDED, WeekState.UNRECORDED))
+    cursor = {week: at for week, at in cursor.items() if week not in in_lake and now - at < retry_seconds}
+    return ReconcilePlan(
+        request=request,
+        record=result.to_record[:max_records],
+        lost=[status for status in lost if status.key not in flying],
+        lost_in_flight=[status for status in lost if status.key in flying],
+        candidates=len(candidates),
+        waiting_for_backfill=bool(candidates) and reconciling,
+        requested_at=cursor,
+    )
+
+
+def load_cursor(cursor: str | None) -> dict[str, float]:
+    """The sensor's cursor: ``{"requested": {week: epoch seconds}}``; anything unreadable is empty."""
+    try:
+        data = json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+    requested = data.get("requested", {}) if isinstance(data, dict) else {}
+    if not isinstance(requested, dict):
+        return {}
+    try:
+        return {str(week): float(at) for week, at in requested.items()}
+    except (TypeError, ValueError):
+        return {}
+
+
+def dump_cursor(requested_at: Mapping[str, float]) -> str:
+    return json.dumps({"requested": dict(requested_at)}, sort_keys=True)

@@ -2,7 +2,7 @@
 
 from dagster import define_asset_job
 
-from mta_lake.assets.raw import raw_turnstile
+from mta_lake.defs.raw.assets import raw_turnstile
 
 # The job takes its partitions (turnstile_weeks) from the asset. Ranges of weeks are better
 # launched as asset backfills (UI or `mta-lake backfill`): they honour the BackfillPolicy.

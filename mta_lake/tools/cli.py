@@ -15,14 +15,13 @@ Exit codes: 0 success; 1 some weeks failed (or the backfill did); 2 invalid argu
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from datetime import date
 
-from mta_lake import reconcile, weeks
-from mta_lake.graphql_client import (
-    DEFAULT_URL,
+from mta_lake.core import reconcile, weeks
+from mta_lake.core.settings import Settings, SettingsError
+from mta_lake.tools.graphql import (
     BackfillStatus,
     BackfillTimeoutError,
     DagsterGraphQL,
@@ -30,7 +29,6 @@ from mta_lake.graphql_client import (
     GraphQLClientError,
 )
 
-UI_VARIABLE = "MTA_DAGSTER_UI_URL"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
@@ -54,8 +52,8 @@ def _range(first: str | None, last: str | None) -> tuple[date, date]:
 
 
 def _read_views(start: date, end: date, recorded: set[str] | None) -> reconcile.Reconciliation:
-    from mta_lake.lake import LakeError
-    from mta_lake.resources import lake_resource_from_env, source_resource_from_env
+    from mta_lake.core.lake import LakeError
+    from mta_lake.defs.resources import lake_resource_from_env, source_resource_from_env
 
     site = source_resource_from_env().site()
     try:
@@ -77,7 +75,8 @@ class LakeUnreachable(Exception):
 
 
 def _ui_url(args: argparse.Namespace) -> str | None:
-    return args.url or os.environ.get(UI_VARIABLE)
+    """``--url``, else ``MTA_DAGSTER_UI_URL`` when it is set (None: Dagster is not asked)."""
+    return args.url or Settings.from_env().ui_url
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -162,7 +161,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     start, end = _week(args.from_week), _week(args.to_week)
     if start > end:
         raise UsageError(f"FROM {start.isoformat()} is after TO {end.isoformat()}")
-    url = _ui_url(args) or DEFAULT_URL
+    url = _ui_url(args) or Settings.from_env().ui_address
     keys = [w.isoformat() for w in weeks.weeks_between(start, end)]
     with DagsterGraphQL(url) as client:
         client.version()  # fail fast, before reading the lake, if nothing answers
@@ -205,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mta-lake", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    url_help = f"Dagster webserver address (default: ${UI_VARIABLE}, else {DEFAULT_URL} for backfill)"
+    url_help = (
+        f"Dagster webserver address (default: $MTA_DAGSTER_UI_URL, else {Settings().ui_address} for backfill)"
+    )
 
     status = commands.add_parser("status", help="weeks landed, missing and not published")
     status.add_argument("--from", dest="from_week", help="first week (a Saturday; default 2010-05-01)")
@@ -233,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as error:
+    except (UsageError, SettingsError) as error:
         print(f"mta-lake {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (DagsterUnreachableError, LakeUnreachable) as error:

@@ -15,7 +15,7 @@ from dagster import (
     build_time_partition_freshness_checks,
 )
 
-from mta_lake.assets.raw import raw_turnstile
+from mta_lake.defs.raw.assets import raw_turnstile
 
 FRESHNESS_DEADLINE_CRON = "0 18 * * 0"
 """Sundays 18:00 (America/New_York): by then the week that ended on Saturday should be in the lake."""

@@ -2,7 +2,7 @@
 
 from dagster import WeeklyPartitionsDefinition
 
-from mta_lake.weeks import FIRST_WEEK
+from mta_lake.core.weeks import FIRST_WEEK
 
 turnstile_weeks = WeeklyPartitionsDefinition(
     start_date=FIRST_WEEK.isoformat(),

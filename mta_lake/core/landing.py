@@ -8,17 +8,21 @@ most one upload chunk.
 """
 
 import logging
+import math
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 
 import google_crc32c
 
-from mta_lake.lake import Lake, LakeError, Writable
-from mta_lake.source import (
+from mta_lake.core import weeks
+from mta_lake.core.lake import Lake, LakeError, LakeObject, Writable
+from mta_lake.core.layout import raw_file_name, raw_key
+from mta_lake.core.source import (
     BadSourceError,
     MtaSite,
     NotPublishedError,
@@ -27,21 +31,16 @@ from mta_lake.source import (
     TransientSourceError,
     call_with_retries,
 )
-from mta_lake.weeks import WeekFile
+from mta_lake.core.weeks import WeekFile
 
 log = logging.getLogger(__name__)
 
-LAKE_PREFIX = "raw/turnstile/"
 GZIP_LEVEL = 6
 NEW_FORMAT_HEADER = "C/A,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS"
 # An old-format row: C/A,UNIT,SCP then at least one DATE(MM-DD-YY),TIME,DESC,ENTRIES,EXITS.
 OLD_FORMAT_ROW = re.compile(r"[A-Z0-9]+,R\d{3},[0-9A-Z-]+,\d\d-\d\d-\d\d,\d\d:\d\d:\d\d,[^,]*,\s*\d+,\s*\d+")
 FIRST_LINE_LIMIT = 64 * 1024
 """A turnstile file's first line is at most a few hundred bytes; more means it is not one."""
-
-
-def lake_key(file_name: str) -> str:
-    return f"{LAKE_PREFIX}{file_name}.gz"
 
 
 class LandingError(Exception):
@@ -87,11 +86,14 @@ class LandingReport:
     source_url: str
     uri: str
     status: str
-    """``landed``, ``relanded`` (source changed or re-land asked), or ``already_landed``."""
+    """``landed``, ``relanded`` (source changed or re-land asked), ``already_landed``, or
+    ``recorded_from_lake`` (found in the lake by the reconciliation)."""
     stats: StreamStats
     seconds: float
     server: ServerFileInfo = field(default_factory=ServerFileInfo)
     attempts: int = 1
+    landed_at: str | None = None
+    """When the object was written (UTC, ISO 8601), as recorded with it."""
 
     @property
     def mb_per_s(self) -> float:
@@ -99,7 +101,8 @@ class LandingReport:
 
     @property
     def downloaded(self) -> bool:
-        return self.status != "already_landed"
+        """True when the file was downloaded by this landing (not already in the lake, not recorded)."""
+        return self.status in ("landed", "relanded")
 
 
 def check_first_line(first_line: bytes, expect_old_format: bool) -> bool:
@@ -198,6 +201,63 @@ def _count_metadata(stats: StreamStats) -> dict[str, str]:
     }
 
 
+def report_from_lake_object(
+    lake: Lake, obj: LakeObject, status: str, server: ServerFileInfo | None = None, seconds: float = 0.0
+) -> LandingReport:
+    """What the lake object itself says about a week that was not downloaded now.
+
+    Used for a week already landed and for one the reconciliation records from the lake, so both
+    carry the same metadata as a fresh landing (``report_metadata``).
+    """
+    recorded = dict(obj.metadata)
+    file_name = raw_file_name(obj.key)
+    return LandingReport(
+        week=weeks.week_of_file(weeks.file_date_from_name(file_name)).isoformat(),
+        file_name=file_name,
+        source_url=recorded.get("source_url", ""),
+        uri=lake.uri(obj.key),
+        status=status,
+        stats=recorded_stats(obj.size, recorded),
+        seconds=seconds,
+        server=server or recorded_server_info(recorded),
+        attempts=0,
+        landed_at=recorded.get("landed_at"),
+    )
+
+
+def report_metadata(report: LandingReport) -> dict[str, str | int | float]:
+    """The metadata recorded with a week's materialisation, whichever way the week got there.
+
+    Download figures (seconds, MB/s, attempts) only for a week downloaded now: for a week that was
+    already in the lake they would describe nothing. ``source_url`` is a URL; the Dagster layer
+    marks it as one.
+    """
+    metadata: dict[str, str | int | float] = {
+        "dagster/uri": report.uri,
+        "status": report.status,
+        "file_name": report.file_name,
+        "stored_bytes": report.stats.stored_bytes,
+    }
+    optional: list[tuple[str, str | int | float | None]] = [
+        ("source_url", report.source_url or None),
+        ("source_bytes", report.stats.source_bytes or None),
+        ("data_rows", report.stats.data_rows if report.stats.crc32c else None),
+        ("source_crc32c", report.stats.crc32c or None),
+        ("landed_at", report.landed_at),
+        ("server_last_modified", report.server.last_modified),
+        ("server_etag", report.server.etag),
+        ("server_size", report.server.content_length),
+    ]
+    if report.downloaded:
+        optional += [
+            ("seconds", round(report.seconds, 3)),
+            ("mb_per_s", round(report.mb_per_s, 2)),
+            ("attempts", report.attempts),
+        ]
+    metadata.update({name: value for name, value in optional if value is not None and value != ""})
+    return metadata
+
+
 def recorded_server_info(metadata: dict[str, str] | None) -> ServerFileInfo:
     metadata = metadata or {}
     length = metadata.get("source_content_length")
@@ -259,7 +319,7 @@ def _land_week(
 ) -> LandingReport:
     started = clock()
     url = site.file_url(week_file.name)
-    key = lake_key(week_file.name)
+    key = raw_key(week_file.name)
     existing = lake.stat(key)
     status = "landed"
     if existing is not None:
@@ -268,17 +328,8 @@ def _land_week(
         else:
             changed, server = _source_changed(site, week_file, existing.metadata)
             if not changed:
-                return LandingReport(
-                    week=week_file.key,
-                    file_name=week_file.name,
-                    source_url=url,
-                    uri=lake.uri(key),
-                    status="already_landed",
-                    stats=recorded_stats(existing.size, dict(existing.metadata)),
-                    seconds=clock() - started,
-                    server=server or recorded_server_info(dict(existing.metadata)),
-                    attempts=0,
-                )
+                report = report_from_lake_object(lake, existing, "already_landed", server)
+                return replace(report, week=week_file.key, source_url=url)
             log.info(
                 "week %s: %s changed at the source since it landed; landing again",
                 week_file.key,
@@ -287,6 +338,7 @@ def _land_week(
             status = "relanded"
 
     attempts = _Attempts()
+    landed: list[str] = []
 
     def attempt() -> tuple[StreamStats, ServerFileInfo]:
         attempts.count += 1
@@ -315,6 +367,7 @@ def _land_week(
                 pending.metadata.update(_source_metadata(url, response.info))
                 stats = compress_stream(body(), pending, has_header=has_header)
                 pending.metadata.update(_count_metadata(stats))
+                landed.append(pending.metadata["landed_at"])
             return stats, response.info
 
     try:
@@ -325,6 +378,7 @@ def _land_week(
         raise RetriesExhaustedError(week_file, url, error.reason) from None
     except SourceError as error:
         raise LandingError(week_file, url, error.reason) from None
+    landed_at = landed[-1] if landed else None
 
     return LandingReport(
         week=week_file.key,
@@ -336,6 +390,7 @@ def _land_week(
         seconds=clock() - started,
         server=server,
         attempts=attempts.count,
+        landed_at=landed_at,
     )
 
 
@@ -359,3 +414,158 @@ def _source_changed(
         )
         return False, None
     return now.differs_from(recorded), now
+
+
+# -- the weeks of one run ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LateFilePolicy:
+    """When a week's missing file is late (try again later) rather than not published."""
+
+    retry_seconds: float = 3600.0
+    """Wait between attempts at a week whose file is not up yet."""
+    grace: timedelta = weeks.PUBLICATION_GRACE
+    """How long after a week ends its missing file counts as late."""
+
+    @property
+    def max_retries(self) -> int:
+        """Attempts that fit in the grace period, plus one for the attempt that finds it over."""
+        return math.ceil(self.grace.total_seconds() / max(self.retry_seconds, 1)) + 1
+
+
+@dataclass(frozen=True)
+class WeekFailure:
+    """A week of the run that did not land, and why."""
+
+    week: str
+    error: Exception
+
+    def __str__(self) -> str:
+        return str(self.error)
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    """How a run of weeks ended: ``landed``, ``retry_later`` (only late files) or ``failed``."""
+
+    outcome: str
+    failures: tuple[WeekFailure, ...] = ()
+    retry_seconds: float = 0.0
+    max_retries: int = 0
+
+    @property
+    def failed_weeks(self) -> list[str]:
+        return sorted(failure.week for failure in self.failures)
+
+    @property
+    def retryable(self) -> bool:
+        """True when every failure was transient and outlasted its retries: a later run may succeed."""
+        return bool(self.failures) and all(
+            isinstance(failure.error, RetriesExhaustedError) for failure in self.failures
+        )
+
+    def summary(self, run_size: int) -> str:
+        """One line per failed week (the week, the file and the reason), in week order."""
+        lines = [str(failure) for failure in sorted(self.failures, key=lambda f: f.week)]
+        if len(lines) == 1:
+            return lines[0]
+        return f"{len(lines)} of {run_size} weeks failed:\n" + "\n".join(lines)
+
+
+class RunLanding:
+    """Land the weeks of one run: the index read once, a pool of downloads, every failure kept.
+
+    Iterate it to land the weeks; each week is yielded as soon as it is done (a ``LandingReport``
+    or a ``WeekFailure``). Then ``verdict()`` says how the run ended. ``now`` is the clock the
+    late-file decision reads, so it can be tested without waiting.
+
+        landing = RunLanding(keys, site, lake, late=LateFilePolicy(...))
+        for outcome in landing:
+            ...
+        verdict = landing.verdict()
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[str],
+        site: MtaSite,
+        lake: Lake,
+        *,
+        reland: bool = False,
+        max_workers: int = 1,
+        late: LateFilePolicy | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(weeks.NEW_YORK),
+    ) -> None:
+        self.keys = list(keys)
+        self.site = site
+        self.lake = lake
+        self.reland = reland
+        self.max_workers = max_workers
+        self.late = late or LateFilePolicy()
+        self.now = now
+        self.failures: dict[str, WeekFailure] = {}
+        self.index_readable: bool | None = None
+        """None until the index is read (it is not read when no week is valid)."""
+
+    def __iter__(self) -> Iterator[LandingReport | WeekFailure]:
+        todo: list[tuple[str, date]] = []
+        for key in self.keys:
+            try:
+                todo.append((key, weeks.parse_week(key, self.now())))
+            except weeks.InvalidWeekError as error:
+                yield self._fail(key, error)
+        if not todo:
+            return
+        published = self.site.published_file_dates()
+        self.index_readable = published is not None
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            futures = {pool.submit(self._land_one, week, published): key for key, week in todo}
+            for future in as_completed(futures):
+                key = futures[future]
+                try:
+                    yield future.result()
+                except (LandingError, LakeError) as error:
+                    # A LakeError here (a bucket that can be listed but not written) is a setting
+                    # to fix: it fails the week like the rest.
+                    yield self._fail(key, error)
+
+    def _fail(self, key: str, error: Exception) -> WeekFailure:
+        failure = WeekFailure(key, error)
+        self.failures[key] = failure
+        return failure
+
+    def _land_one(self, week: date, published: Sequence[date] | None) -> LandingReport:
+        week_file = weeks.resolve_week(week, published)
+        if week_file is None:
+            placeholder = WeekFile(week=week, file_date=weeks.week_end(week), from_index=False)
+            raise WeekNotPublishedError(
+                placeholder,
+                self.site.index_url,
+                "not published: the index page lists no file within 3 days of the week's end",
+            )
+        return land_week(week_file, self.site, self.lake, reland=self.reland)
+
+    def verdict(self) -> RunVerdict:
+        """Call after iterating. ``retry_later`` when every failure is a file that is merely late."""
+        failures = tuple(self.failures[key] for key in self.keys if key in self.failures)
+        if not failures:
+            return RunVerdict("landed")
+        if all_late(failures, self.now(), self.late):
+            return RunVerdict(
+                "retry_later",
+                failures,
+                retry_seconds=self.late.retry_seconds,
+                max_retries=self.late.max_retries,
+            )
+        return RunVerdict("failed", failures)
+
+
+def all_late(failures: Iterable[WeekFailure], now: datetime, late: LateFilePolicy) -> bool:
+    """True when every failure is a file not published yet, and the next attempt is still in its grace."""
+    next_attempt = now + timedelta(seconds=late.retry_seconds)
+    return all(
+        isinstance(failure.error, WeekNotPublishedError)
+        and next_attempt < weeks.publication_deadline(date.fromisoformat(failure.week), late.grace)
+        for failure in failures
+    )

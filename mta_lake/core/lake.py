@@ -220,7 +220,7 @@ class GCSLake(Lake):
     """A bucket (and optional prefix) in Google Cloud Storage, through google-cloud-storage.
 
     ``client`` is a ``google.cloud.storage.Client``; it is passed in so that credentials are
-    chosen in one place (``mta_lake.resources``).
+    chosen in one place (``mta_lake.defs.resources``).
     """
 
     def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:

@@ -18,11 +18,11 @@ from typing import TypeVar
 
 import requests
 
-from mta_lake import weeks
+from mta_lake.core import weeks
+from mta_lake.core.settings import DEFAULT_SITE_URL
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SITE_URL = "http://web.mta.info/developers"
 FILES_PATH = "data/nyct/turnstile"
 INDEX_PAGE = "turnstile.html"
 DEFAULT_USER_AGENT = "mta-lake/0.1 (turnstile data lake; python-requests)"

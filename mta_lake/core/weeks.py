@@ -9,7 +9,7 @@ listed on the index page: the published file nearest the week's end, within thre
 """
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -170,3 +170,29 @@ def map_published_weeks(published: Iterable[date]) -> dict[date, date]:
             if previous is None or abs(file_date - end) < abs(previous - end):
                 mapping[week] = file_date
     return mapping
+
+
+# -- the weeks of a Dagster run, from its tags -------------------------------------------------
+# Dagster's own tag names (dagster._core.storage.tags), spelled out so the core needs no Dagster.
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+BACKFILL_TAG = "dagster/backfill"
+
+
+def run_weeks(tags: Mapping[str, str]) -> list[str]:
+    """The weeks a run covers: its partition tag, or every week of its partition-range tags."""
+    if PARTITION_TAG in tags:
+        return [tags[PARTITION_TAG]]
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if start and end:
+        return [w.isoformat() for w in weeks_between(date.fromisoformat(start), date.fromisoformat(end))]
+    return []
+
+
+def run_weeks_label(tags: Mapping[str, str]) -> str:
+    """``2024-01-13``, ``2024-01-06..2024-02-24``, or ``(no partition)``: a run's weeks in one phrase."""
+    covered = run_weeks(tags)
+    if not covered:
+        return "(no partition)"
+    return covered[0] if len(covered) == 1 else f"{covered[0]}..{covered[-1]}"

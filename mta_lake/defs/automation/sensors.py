@@ -1,11 +1,12 @@
 """``reconcile_raw_turnstile``: find every gap between the MTA, the lake and Dagster, and close it.
 
-A thin skin over ``mta_lake.reconcile``. Each tick reads the three views afresh (the index page,
+A thin skin over ``mta_lake.core.reconcile``: it reads the views and reports; the decisions are
+``plan_reconciliation``'s. Each tick reads the three views afresh (the index page,
 a listing of the lake, Dagster's materialised partitions) and acts on the difference:
 
 - published, absent from the lake (``missing``) and recorded but gone from the lake (``lost``,
   logged as a warning): requested as one **asset backfill** of at most
-  ``MTA_RECONCILE_MAX_WEEKS`` weeks. An asset backfill honours ``raw_turnstile``'s
+  ``MTA_RECONCILE_MAX_WEEKS`` weeks (docs/SETTINGS.md). An asset backfill honours ``raw_turnstile``'s
   ``BackfillPolicy`` (weeks per run) and its runs go through the run queue and the
   ``mta_source`` pool, so the MTA never sees more downloads than the pool allows. Only one
   reconciliation backfill is in flight at a time, and weeks already being landed (a queued or
@@ -19,17 +20,12 @@ The cursor remembers when each missing week was last requested, so a week that f
 A lost week is requested again regardless: its object was there once.
 """
 
-import json
-import os
 import time
 
 from dagster import (
-    AssetKey,
-    AssetMaterialization,
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
-    PartitionKeyRange,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
@@ -39,24 +35,15 @@ from dagster import (
 )
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
-from mta_lake import reconcile
-from mta_lake.assets.raw import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG, WEEKS_PER_RUN
-from mta_lake.landing import lake_key
-from mta_lake.partitions import turnstile_weeks
-from mta_lake.resources import LakeResource, MtaSource
+from mta_lake.core import reconcile, weeks
+from mta_lake.core.landing import report_from_lake_object
+from mta_lake.core.layout import raw_key
+from mta_lake.defs.environment import SETTINGS
+from mta_lake.defs.partitions import turnstile_weeks
+from mta_lake.defs.raw.assets import RAW_TURNSTILE_KEY, week_materialization
+from mta_lake.defs.resources import LakeResource, MtaSource
 
-RAW_TURNSTILE = AssetKey("raw_turnstile")
 RECONCILE_TAG = "mta_lake/reconcile"
-
-INTERVAL_SECONDS = int(os.environ.get("MTA_RECONCILE_INTERVAL_SECONDS") or "120")
-MAX_WEEKS_PER_TICK = int(os.environ.get("MTA_RECONCILE_MAX_WEEKS") or str(4 * WEEKS_PER_RUN))
-MAX_RECORDS_PER_TICK = int(os.environ.get("MTA_RECONCILE_MAX_RECORDS") or "500")
-RETRY_SECONDS = float(os.environ.get("MTA_RECONCILE_RETRY_HOURS") or "6") * 3600
-DEFAULT_STATUS = (
-    DefaultSensorStatus.STOPPED
-    if os.environ.get("MTA_RECONCILE_SENSOR", "running").lower() in {"stopped", "off", "0", "false"}
-    else DefaultSensorStatus.RUNNING
-)
 
 UNFINISHED_RUN_STATUSES = [
     DagsterRunStatus.QUEUED,
@@ -67,23 +54,11 @@ UNFINISHED_RUN_STATUSES = [
 ]
 
 
-def _run_weeks(tags: dict[str, str]) -> list[str]:
-    if "dagster/partition" in tags:
-        return [tags["dagster/partition"]]
-    start, end = (
-        tags.get("dagster/asset_partition_range_start"),
-        tags.get("dagster/asset_partition_range_end"),
-    )
-    if start and end:
-        return turnstile_weeks.get_partition_keys_in_range(PartitionKeyRange(start, end))
-    return []
-
-
 def in_flight(instance: DagsterInstance) -> tuple[set[str], bool]:
     """Weeks some unfinished run or backfill will land, and whether a reconciliation backfill is unfinished."""
-    weeks: set[str] = set()
+    flying: set[str] = set()
     for run in instance.get_runs(filters=RunsFilter(statuses=UNFINISHED_RUN_STATUSES)):
-        weeks.update(_run_weeks(dict(run.tags)))
+        flying.update(weeks.run_weeks(run.tags))
     reconciling = False
     # Imported here: dagster._core.execution.backfill loads the remote asset graph (~0.2 s),
     # which every run process would otherwise pay on import (benchmarks/startup.py).
@@ -94,33 +69,26 @@ def in_flight(instance: DagsterInstance) -> tuple[set[str], bool]:
         for backfill in instance.get_backfills(status=status):
             if backfill.tags.get(RECONCILE_TAG):
                 reconciling = True
-            weeks.update(_backfill_weeks(backfill))
-    return weeks, reconciling
+            flying.update(_backfill_weeks(backfill))
+    return flying, reconciling
 
 
 def _backfill_weeks(backfill) -> list[str]:
     if backfill.is_asset_backfill and backfill.asset_backfill_data is not None:
         subsets = backfill.asset_backfill_data.target_subset.partitions_subsets_by_asset_key
-        subset = subsets.get(RAW_TURNSTILE)
+        subset = subsets.get(RAW_TURNSTILE_KEY)
         return list(subset.get_partition_keys()) if subset is not None else []
     return list(backfill.partition_names or [])
-
-
-def _load_cursor(cursor: str | None) -> dict[str, float]:
-    try:
-        data = json.loads(cursor) if cursor else {}
-    except ValueError:
-        return {}
-    requested = data.get("requested", {}) if isinstance(data, dict) else {}
-    return {str(k): float(v) for k, v in requested.items()}
 
 
 @sensor(
     name="reconcile_raw_turnstile",
     # Needed to request asset backfills (RunRequest.for_asset_graph_subset) from a sensor.
-    asset_selection=[RAW_TURNSTILE],
-    minimum_interval_seconds=INTERVAL_SECONDS,
-    default_status=DEFAULT_STATUS,
+    asset_selection=[RAW_TURNSTILE_KEY],
+    minimum_interval_seconds=SETTINGS.reconcile_interval_seconds,
+    default_status=DefaultSensorStatus.RUNNING
+    if SETTINGS.reconcile_sensor_running
+    else DefaultSensorStatus.STOPPED,
     description=(
         "Compares the MTA index, a listing of the lake and Dagster's record of raw_turnstile: "
         "requests published weeks missing from the lake (as an asset backfill, a bounded number a "
@@ -135,9 +103,9 @@ def reconcile_raw_turnstile(context: SensorEvaluationContext, mta_source: MtaSou
     finally:
         site.close()
     store = lake.lake()
-    objects = reconcile.read_lake(store)
-    recorded = context.instance.get_materialized_partitions(RAW_TURNSTILE)
-    result = reconcile.reconcile(published, objects, recorded)
+    result = reconcile.reconcile(
+        published, reconcile.read_lake(store), context.instance.get_materialized_partitions(RAW_TURNSTILE_KEY)
+    )
     counts = result.counts()
     context.log.info(f"reconciliation: {counts}")
     if not result.index_readable:
@@ -145,78 +113,65 @@ def reconcile_raw_turnstile(context: SensorEvaluationContext, mta_source: MtaSou
             f"the MTA index page {site.index_url} could not be read: missing weeks cannot be told "
             "from unpublished ones, so none are requested this tick"
         )
+    flying, reconciling = in_flight(context.instance)
+    plan = reconcile.plan_reconciliation(
+        result,
+        requested_at=reconcile.load_cursor(context.cursor),
+        in_flight=flying,
+        reconciling=reconciling,
+        now=time.time(),
+        max_weeks=SETTINGS.reconcile_weeks_per_tick,
+        max_records=SETTINGS.reconcile_max_records,
+        retry_seconds=SETTINGS.reconcile_retry_seconds,
+    )
 
-    # Weeks in the lake that Dagster does not know: record them, no download.
     events = []
-    for status in result.to_record[:MAX_RECORDS_PER_TICK]:
+    for status in plan.record:
         assert status.lake_object is not None
-        metadata = reconcile.recorded_metadata(store, status.lake_object)
-        tags = {}
-        if metadata.get("source_crc32c"):
-            tags = {
-                DATA_VERSION_TAG: str(metadata["source_crc32c"]),
-                DATA_VERSION_IS_USER_PROVIDED_TAG: "true",
-            }
+        report = report_from_lake_object(store, status.lake_object, "recorded_from_lake")
         events.append(
-            AssetMaterialization(
-                asset_key=RAW_TURNSTILE,
-                partition=status.key,
-                description="Found in the lake; recorded by the reconciliation sensor without downloading.",
-                metadata=metadata,
-                tags=tags,
+            week_materialization(
+                report, "Found in the lake; recorded by the reconciliation sensor without downloading."
             )
         )
     if events:
         context.log.info(
             f"recording {len(events)} week(s) found in the lake: "
-            f"{reconcile.format_weeks([e.partition for e in events if e.partition])}"
+            f"{reconcile.format_weeks([status.key for status in plan.record])}"
         )
-
-    # Weeks to land.
-    now = time.time()
-    requested_at = _load_cursor(context.cursor)
-    lost = result.keys(reconcile.WeekState.LOST)
-    flying, reconciling = in_flight(context.instance)
-    for status in result.by_state(reconcile.WeekState.LOST):
-        uri = store.uri(lake_key(status.file_name or ""))
-        if status.key in flying:
-            context.log.info(f"week {status.key}: object {uri} gone from the lake; being landed again")
-            continue
+    for status in plan.lost_in_flight:
+        uri = store.uri(raw_key(status.file_name or ""))
+        context.log.info(f"week {status.key}: object {uri} gone from the lake; being landed again")
+    for status in plan.lost:
+        uri = store.uri(raw_key(status.file_name or ""))
         context.log.warning(
             f"week {status.key}: Dagster recorded it as materialised but its object "
             f"{uri} is GONE from the lake; landing it again"
         )
-    candidates = [
-        week
-        for week in result.to_land
-        if week not in flying and (week in lost or now - requested_at.get(week, 0.0) >= RETRY_SECONDS)
-    ]
+
     run_requests: list[RunRequest] = []
-    if candidates and reconciling:
+    if plan.waiting_for_backfill:
         context.log.info(
-            f"{len(candidates)} week(s) to land wait for the reconciliation backfill in flight to finish"
+            f"{plan.candidates} week(s) to land wait for the reconciliation backfill in flight to finish"
         )
-    elif candidates:
-        batch = candidates[:MAX_WEEKS_PER_TICK]
+    elif plan.request:
         subset = AssetGraphSubset(
-            partitions_subsets_by_asset_key={RAW_TURNSTILE: turnstile_weeks.subset_with_partition_keys(batch)}
+            partitions_subsets_by_asset_key={
+                RAW_TURNSTILE_KEY: turnstile_weeks.subset_with_partition_keys(plan.request)
+            }
         )
         run_requests.append(RunRequest.for_asset_graph_subset(subset, tags={RECONCILE_TAG: "true"}))
         context.log.info(
-            f"requesting {len(batch)} of {len(candidates)} week(s) to land as an asset backfill: "
-            f"{reconcile.format_weeks(batch)}"
+            f"requesting {len(plan.request)} of {plan.candidates} week(s) to land as an asset backfill: "
+            f"{reconcile.format_weeks(plan.request)}"
         )
-        requested_at.update({week: now for week in batch})
 
-    # Forget weeks that have landed, and requests older than the retry delay.
-    landed = set(result.keys(reconcile.WeekState.LANDED, reconcile.WeekState.UNRECORDED))
-    requested_at = {w: t for w, t in requested_at.items() if w not in landed and now - t < RETRY_SECONDS}
-    cursor = json.dumps({"requested": requested_at}, sort_keys=True)
+    cursor = reconcile.dump_cursor(plan.requested_at)
     if not run_requests and not events:
         return SensorResult(
             skip_reason=SkipReason(
                 f"nothing to do: {counts['landed']} landed, {counts['not_published']} not published, "
-                f"{len(result.to_land)} to land ({len(result.to_land) - len(candidates)} in flight or "
+                f"{len(result.to_land)} to land ({len(result.to_land) - plan.candidates} in flight or "
                 "waiting for their retry delay)"
             ),
             cursor=cursor,

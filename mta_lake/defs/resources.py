@@ -1,20 +1,17 @@
-"""Dagster resources: the MTA site and the lake, chosen by environment variables.
+"""Dagster resources: the MTA site and the lake, chosen by the settings (docs/SETTINGS.md).
 
-| variable | meaning | default |
-|---|---|---|
-| ``MTA_SITE_URL`` | the MTA developer site, or a mirror laid out the same way | ``http://web.mta.info/developers`` |
-| ``MTA_LAKE_URL`` | a folder, ``file:///path``, or ``gs://bucket[/prefix]`` | ``data/lake`` under the project |
-| ``GOOGLE_CLOUD_PROJECT`` | the GCP project for the storage client | ADC's project |
-| ``MTA_GCS_SERVICE_ACCOUNT_JSON`` | a service-account key (the JSON text) | unset: Application Default Credentials |
-| ``GOOGLE_APPLICATION_CREDENTIALS`` | path to a key file, read by ADC | unset |
-| ``STORAGE_EMULATOR_HOST`` | a GCS emulator (``http://host:port``); anonymous access | unset |
+``MTA_SITE_URL`` picks the site; ``MTA_LAKE_URL`` picks a ``LocalLakeResource`` (a folder) or a
+``GCSLakeResource`` (``gs://bucket[/prefix]``). Besides the ``MTA_*`` settings the GCS client reads
+Google's own variables: ``GOOGLE_CLOUD_PROJECT``, ``GOOGLE_APPLICATION_CREDENTIALS`` and
+``STORAGE_EMULATOR_HOST`` (an emulator such as fake-gcs-server, with anonymous access).
 
-The key is passed to Dagster as an ``EnvVar``, so the UI and the run config show the variable's
-name and never its value.
+The key (``MTA_GCS_SERVICE_ACCOUNT_JSON``) is passed to Dagster as an ``EnvVar``, so the UI and the
+run config show the variable's name and never its value.
 """
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +19,10 @@ from dagster import ConfigurableResource, EnvVar
 from dagster_gcp import GCSResource
 from pydantic import Field
 
-from mta_lake.lake import GCSLake, Lake, LakeError, LocalLake, parse_lake_url
-from mta_lake.source import DEFAULT_SITE_URL, DEFAULT_USER_AGENT, MtaSite, RetryPolicy
+from mta_lake.core.lake import GCSLake, Lake, LakeError, LocalLake, parse_lake_url
+from mta_lake.core.settings import DEFAULT_SITE_URL, Settings
+from mta_lake.core.source import DEFAULT_USER_AGENT, MtaSite, RetryPolicy
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_LAKE_PATH = PROJECT_ROOT / "data" / "lake"
 KEY_VARIABLE = "MTA_GCS_SERVICE_ACCOUNT_JSON"
 
 
@@ -135,11 +131,11 @@ class GCSLakeResource(GCSResource, LakeResource):
         return GCSLake(self.get_client(), self.bucket, self.prefix)
 
 
-def lake_resource_from_env(environ: dict[str, str] | None = None) -> LocalLakeResource | GCSLakeResource:
+def lake_resource_from_env(environ: Mapping[str, str] | None = None) -> LocalLakeResource | GCSLakeResource:
     """The lake resource that ``MTA_LAKE_URL`` (and the credential variables) describe."""
     env = os.environ if environ is None else environ
-    url = env.get("MTA_LAKE_URL") or str(DEFAULT_LAKE_PATH)
-    scheme, location, prefix = parse_lake_url(url)
+    settings = Settings.from_env(env)
+    scheme, location, prefix = parse_lake_url(settings.lake_url)
     if scheme == "file":
         # The default sits in the project; a relative MTA_LAKE_URL is relative to where
         # dagster was started, like any other path given on a command line.
@@ -148,10 +144,9 @@ def lake_resource_from_env(environ: dict[str, str] | None = None) -> LocalLakeRe
         project=env.get("GOOGLE_CLOUD_PROJECT") or None,
         bucket=location,
         prefix=prefix,
-        service_account_json=EnvVar(KEY_VARIABLE) if env.get(KEY_VARIABLE) else None,
+        service_account_json=EnvVar(KEY_VARIABLE) if settings.gcs_service_account_json_set else None,
     )
 
 
-def source_resource_from_env(environ: dict[str, str] | None = None) -> MtaSource:
-    env = os.environ if environ is None else environ
-    return MtaSource(site_url=env.get("MTA_SITE_URL") or DEFAULT_SITE_URL)
+def source_resource_from_env(environ: Mapping[str, str] | None = None) -> MtaSource:
+    return MtaSource(site_url=Settings.from_env(environ).site_url)

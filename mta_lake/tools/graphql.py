@@ -1,11 +1,12 @@
 """A small GraphQL client for a running Dagster webserver: asset backfills and their progress.
 
-Plain Python over ``requests`` (no Dagster import), used by the ``mta-lake`` CLI, the tests and
-the benchmarks. ``dagster``'s own ``DagsterGraphQLClient`` cannot launch an *asset* backfill of a
-range in 1.13, and the ``dagster`` CLI has no command for it, so this sends the same
-``launchPartitionBackfill`` mutation the UI sends from "Materialize selected" on a partitioned
-asset: ``assetSelection`` + ``partitionNames``. An asset backfill honours the asset's
-``BackfillPolicy`` (several weeks a run), which a job backfill does not.
+Used by the ``mta-lake`` CLI, the tests and the benchmarks; no Dagster import. The transport is
+``gql`` (what dagster-graphql uses); the queries are the project's own. ``dagster``'s own
+``DagsterGraphQLClient`` cannot launch an *asset* backfill of a range in 1.13, and the ``dagster``
+CLI has no command for it, so this sends the same ``launchPartitionBackfill`` mutation the UI sends
+from "Materialize selected" on a partitioned asset: ``assetSelection`` + ``partitionNames``. An
+asset backfill honours the asset's ``BackfillPolicy`` (several weeks a run), which a job backfill
+does not.
 
     client = DagsterGraphQL("http://127.0.0.1:3000")
     backfill_id = client.launch_asset_backfill(["2024-01-06", "2024-01-13"])
@@ -16,19 +17,17 @@ asset: ``assetSelection`` + ``partitionNames``. An asset backfill honours the as
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import requests
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportConnectionFailed, TransportQueryError, TransportServerError
+from gql.transport.requests import RequestsHTTPTransport
+from graphql import GraphQLError as GraphQLSyntaxError
 
-DEFAULT_URL = "http://127.0.0.1:3000"
-RAW_ASSET_KEY = "raw_turnstile"
-
-# Tags Dagster puts on runs (dagster._core.storage.tags), spelled out to keep Dagster out.
-BACKFILL_ID_TAG = "dagster/backfill"
-PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+from mta_lake.core import weeks
+from mta_lake.core.layout import RAW_TURNSTILE
+from mta_lake.core.settings import DEFAULT_UI_URL
 
 FINISHED_BACKFILL_STATUSES = frozenset(
     {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
@@ -41,7 +40,8 @@ class GraphQLClientError(Exception):
 
 
 class DagsterUnreachableError(GraphQLClientError):
-    """No Dagster webserver answers at the URL (not started, wrong port, still starting)."""
+    """No Dagster webserver answers at the URL (not started, wrong port, still starting), or it
+    did not answer in time. ``wait_for_backfill`` rides these out for ``unreachable_after`` seconds."""
 
 
 class GraphQLError(GraphQLClientError):
@@ -217,64 +217,33 @@ query AssetPartitions($assetKey: AssetKeyInput!) {
 }
 """
 
-SENSOR_LOCATIONS_QUERY = """
-query SensorLocations {
-  repositoriesOrError {
-    __typename
-    ... on RepositoryConnection { nodes { name location { name } sensors { name } } }
-    ... on Error { message }
-  }
-}
-"""
-
-START_SENSOR_MUTATION = """
-mutation StartSensor($sensorSelector: SensorSelector!) {
-  startSensor(sensorSelector: $sensorSelector) {
-    __typename
-    ... on Sensor { name sensorState { status } }
-    ... on Error { message }
-  }
-}
-"""
-
-
-RUN_STATUS_QUERY = """
-query RunStatus($runId: ID!) {
-  runOrError(runId: $runId) {
-    __typename
-    ... on Run { status }
-    ... on RunNotFoundError { message }
-    ... on PythonError { message }
-  }
-}
-"""
-
 
 def _asset_key_input(asset_key: str | Sequence[str]) -> dict[str, list[str]]:
     path = asset_key.split("/") if isinstance(asset_key, str) else list(asset_key)
     return {"path": path}
 
 
-def _weekly_keys(start: str, end: str) -> list[str]:
-    """Every weekly key from ``start`` to ``end`` (turnstile_weeks keys are 7 days apart)."""
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [(first + timedelta(days=7 * i)).isoformat() for i in range((last - first).days // 7 + 1)]
-
-
 class DagsterGraphQL:
     """GraphQL calls to the Dagster webserver at ``url`` (``http://host:port``, no ``/graphql``)."""
 
-    def __init__(self, url: str = DEFAULT_URL, timeout: float = 30.0) -> None:
+    def __init__(self, url: str = DEFAULT_UI_URL, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/").removesuffix("/graphql")
         self.timeout = timeout
-        self._session = requests.Session()
+        self._transport = RequestsHTTPTransport(url=self.endpoint, timeout=timeout, retries=0)
+        # No schema fetch: the queries are the project's own, checked by the server.
+        self._client = Client(
+            transport=self._transport, fetch_schema_from_transport=False, execute_timeout=None
+        )
+        self._session: Any = None
 
     @property
     def endpoint(self) -> str:
         return f"{self.url}/graphql"
 
     def close(self) -> None:
-        self._session.close()
+        if self._session is not None:
+            self._client.close_sync()
+            self._session = None
 
     def __enter__(self) -> "DagsterGraphQL":
         return self
@@ -285,33 +254,37 @@ class DagsterGraphQL:
     # -- transport --------------------------------------------------------------------------
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """Send one query; return its ``data`` or raise a ``GraphQLClientError`` that says why."""
+        if self._session is None:
+            self._session = self._client.connect_sync()
+        request = GraphQLRequest(query, variable_values=variables or {})
         try:
-            response = self._session.post(
-                self.endpoint, json={"query": query, "variables": variables or {}}, timeout=self.timeout
-            )
-        except requests.ConnectionError:
+            return self._session.execute(request)
+        except TransportConnectionFailed as error:
+            if isinstance(error.__cause__, requests.Timeout):
+                raise DagsterUnreachableError(
+                    f"the Dagster webserver at {self.url} did not answer within {self.timeout:.0f} s"
+                ) from None
             raise DagsterUnreachableError(
                 f"no Dagster webserver at {self.url}: is `dagster dev` (or the webserver) running "
                 "there? Start it, or give its address with --url / MTA_DAGSTER_UI_URL"
             ) from None
-        except requests.Timeout:
-            raise DagsterUnreachableError(
-                f"the Dagster webserver at {self.url} did not answer within {self.timeout:.0f} s"
-            ) from None
-        if response.status_code != 200:
+        except TransportServerError as error:
+            if error.code in (502, 503, 504):
+                # A proxy in front of a webserver that is restarting or overloaded: not an answer.
+                raise DagsterUnreachableError(
+                    f"the Dagster webserver at {self.url} is not answering (HTTP {error.code})"
+                ) from None
+            raise GraphQLError(f"{self.endpoint} answered HTTP {error.code}") from None
+        except TransportQueryError as error:
+            messages = "; ".join(str(e.get("message", e)) for e in (error.errors or [])) or str(error)
+            raise GraphQLError(f"GraphQL error from {self.url}: {messages}") from None
+        except (GraphQLSyntaxError, ValueError) as error:
+            raise GraphQLError(f"{self.endpoint} did not answer GraphQL: {error}") from None
+        except Exception as error:  # the transport's protocol errors: not JSON, not GraphQL
             raise GraphQLError(
-                f"{self.endpoint} answered HTTP {response.status_code}: {response.text[:300].strip()}"
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            raise GraphQLError(
-                f"{self.endpoint} did not answer with JSON: is {self.url} a Dagster webserver?"
+                f"{self.endpoint} did not answer GraphQL ({type(error).__name__}): is {self.url} a "
+                "Dagster webserver?"
             ) from None
-        if body.get("errors"):
-            messages = "; ".join(str(error.get("message", error)) for error in body["errors"])
-            raise GraphQLError(f"GraphQL error from {self.url}: {messages}")
-        return body.get("data") or {}
 
     def version(self) -> str:
         """Dagster's version on the server: a cheap "is it up?" query."""
@@ -321,7 +294,7 @@ class DagsterGraphQL:
     def launch_asset_backfill(
         self,
         partition_names: Iterable[str],
-        asset_key: str | Sequence[str] = RAW_ASSET_KEY,
+        asset_key: str | Sequence[str] = RAW_TURNSTILE,
         tags: dict[str, str] | None = None,
         title: str | None = None,
         description: str | None = None,
@@ -370,7 +343,7 @@ class DagsterGraphQL:
             data = self.execute(
                 RUNS_QUERY,
                 {
-                    "filter": {"tags": [{"key": BACKFILL_ID_TAG, "value": backfill_id}]},
+                    "filter": {"tags": [{"key": weeks.BACKFILL_TAG, "value": backfill_id}]},
                     "cursor": cursor,
                     "limit": 200,
                 },
@@ -381,12 +354,7 @@ class DagsterGraphQL:
             page = result["results"]
             for run in page:
                 tags = {tag["key"]: tag["value"] for tag in run["tags"]}
-                if PARTITION_TAG in tags:
-                    partitions: list[str] = [tags[PARTITION_TAG]]
-                elif RANGE_START_TAG in tags and RANGE_END_TAG in tags:
-                    partitions = _weekly_keys(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
-                else:
-                    partitions = []
+                partitions = weeks.run_weeks(tags)
                 materialized = sorted(
                     {m["partition"] for m in run["assetMaterializations"] if m.get("partition")}
                 )
@@ -405,13 +373,6 @@ class DagsterGraphQL:
             cursor = page[-1]["runId"]
         # runsOrError lists newest first; oldest first reads better in a report.
         return list(reversed(runs))
-
-    def run_status(self, run_id: str) -> str:
-        """A run's ``DagsterRunStatus`` name: QUEUED, STARTED, SUCCESS, FAILURE, CANCELED, ..."""
-        result = self.execute(RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]
-        if result["__typename"] != "Run":
-            raise GraphQLError(f"run {run_id}: {result.get('message', result['__typename'])}")
-        return result["status"]
 
     def run_error(self, run_id: str) -> str | None:
         """Why a run failed: its step failures' descriptions (the asset names each week), else the run's."""
@@ -498,33 +459,8 @@ class DagsterGraphQL:
                 )
             time.sleep(poll_interval)
 
-    # -- sensors ----------------------------------------------------------------------------
-    def sensor_selector(self, sensor_name: str) -> dict[str, str]:
-        """Where ``sensor_name`` lives: its code location and repository."""
-        result = self.execute(SENSOR_LOCATIONS_QUERY)["repositoriesOrError"]
-        if result["__typename"] != "RepositoryConnection":
-            raise GraphQLError(f"cannot list repositories on {self.url}: {result.get('message')}")
-        for repository in result["nodes"]:
-            if any(sensor["name"] == sensor_name for sensor in repository["sensors"]):
-                return {
-                    "repositoryName": repository["name"],
-                    "repositoryLocationName": repository["location"]["name"],
-                    "sensorName": sensor_name,
-                }
-        raise GraphQLError(f"no sensor named {sensor_name!r} on {self.url}")
-
-    def start_sensor(self, sensor_name: str) -> str:
-        """Start a sensor (as the UI's toggle does); return its new status."""
-        selector = self.sensor_selector(sensor_name)
-        result = self.execute(START_SENSOR_MUTATION, {"sensorSelector": selector})["startSensor"]
-        if result["__typename"] != "Sensor":
-            raise GraphQLError(
-                f"sensor {sensor_name!r} not started: {result.get('message', result['__typename'])}"
-            )
-        return result["sensorState"]["status"]
-
     # -- the asset's recorded state -----------------------------------------------------------
-    def partition_statuses(self, asset_key: str | Sequence[str] = RAW_ASSET_KEY) -> dict[str, set[str]]:
+    def partition_statuses(self, asset_key: str | Sequence[str] = RAW_TURNSTILE) -> dict[str, set[str]]:
         """Weeks Dagster records as ``materialized``, ``failed`` and ``materializing``."""
         data = self.execute(PARTITION_STATUS_QUERY, {"assetKey": _asset_key_input(asset_key)})
         node = data["assetNodeOrError"]
@@ -534,7 +470,12 @@ class DagsterGraphQL:
         found: dict[str, set[str]] = {"materialized": set(), "failed": set(), "materializing": set()}
         if statuses["__typename"] == "TimePartitionStatuses":
             for status_range in statuses["ranges"]:
-                keys = _weekly_keys(status_range["startKey"], status_range["endKey"])
+                keys = weeks.run_weeks(
+                    {
+                        weeks.RANGE_START_TAG: status_range["startKey"],
+                        weeks.RANGE_END_TAG: status_range["endKey"],
+                    }
+                )
                 found[status_range["status"].lower()].update(keys)
         elif statuses["__typename"] == "DefaultPartitionStatuses":
             found["materialized"].update(statuses["materializedPartitions"])
@@ -550,34 +491,3 @@ def _error_for_week(error: str | None, week: str) -> str:
     lines = [line.strip() for line in error.splitlines() if line.strip()]
     named = [line for line in lines if week in line]
     return named[0] if named else lines[0] if len(lines) == 1 else error
-
-
-# Functional shortcuts for scripts and tests.
-def launch_asset_backfill(
-    url: str,
-    partition_names: Iterable[str],
-    asset_key: str = RAW_ASSET_KEY,
-    tags: dict[str, str] | None = None,
-) -> str:
-    with DagsterGraphQL(url) as client:
-        return client.launch_asset_backfill(partition_names, asset_key=asset_key, tags=tags)
-
-
-def backfill_status(url: str, backfill_id: str) -> BackfillStatus:
-    with DagsterGraphQL(url) as client:
-        return client.backfill_status(backfill_id)
-
-
-def wait_for_backfill(
-    url: str,
-    backfill_id: str,
-    timeout: float = 3600.0,
-    on_progress: Callable[[BackfillStatus], None] | None = None,
-) -> BackfillStatus:
-    with DagsterGraphQL(url) as client:
-        return client.wait_for_backfill(backfill_id, timeout=timeout, on_progress=on_progress)
-
-
-def runs_for_backfill(url: str, backfill_id: str) -> list[RunInfo]:
-    with DagsterGraphQL(url) as client:
-        return client.runs_for_backfill(backfill_id)

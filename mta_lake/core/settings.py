@@ -1,0 +1,303 @@
+"""Every ``MTA_*`` environment variable: declared once, typed, with its default and meaning.
+
+Plain Python, no Dagster. ``Settings.from_env()`` is the one place that reads them; everything
+else takes a ``Settings`` (or one of its values) as an argument. The table of variables in
+``docs/SETTINGS.md`` is compared with ``SETTINGS`` by a test, so the two cannot drift apart.
+
+Rules for every variable: unset and empty both mean the default; a value that cannot be parsed
+raises ``SettingsError`` naming the variable and what it expects (the code location then fails to
+load with that message, before anything runs). Secrets (``secret=True``) are never stored here:
+only whether they are set, so that a ``Settings`` can be printed or logged.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from mta_lake.core.weeks import PUBLICATION_GRACE
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout (or the installed tree's parent): where ``make dev`` keeps its local data."""
+
+DEFAULT_SITE_URL = "http://web.mta.info/developers"
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+DEFAULT_LAKE_PATH = PROJECT_ROOT / "data" / "lake"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used; the message names it."""
+
+
+# -- parsers: each returns the typed value or raises ValueError with what it expects ---------
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("a positive number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError("a positive number")
+    return value
+
+
+_SWITCH_WORDS = {
+    "running": True,
+    "on": True,
+    "true": True,
+    "1": True,
+    "stopped": False,
+    "off": False,
+    "false": False,
+    "0": False,
+}
+
+
+def _switch(text: str) -> bool:
+    try:
+        return _SWITCH_WORDS[text.strip().lower()]
+    except KeyError:
+        raise ValueError("running or stopped (also on/off, true/false, 1/0)") from None
+
+
+def _http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _is_set(text: str) -> bool:
+    return bool(text)
+
+
+def _setting(
+    variable: str,
+    default: Any,
+    meaning: str,
+    parse: Callable[[str], Any] = _text,
+    *,
+    shown_default: str | None = None,
+    secret: bool = False,
+    runs: bool = False,
+) -> Any:
+    """A dataclass field bound to an environment variable; ``runs``: a run worker acts on it."""
+    return field(
+        default=default,
+        metadata={
+            "variable": variable,
+            "meaning": meaning,
+            "parse": parse,
+            "shown_default": shown_default if shown_default is not None else str(default),
+            "secret": secret,
+            "runs": runs,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The platform's settings. ``Settings()`` is the defaults; ``Settings.from_env()`` the environment."""
+
+    # -- where things are --------------------------------------------------------------------
+    site_url: str = _setting(
+        "MTA_SITE_URL",
+        DEFAULT_SITE_URL,
+        "the MTA developer site, or a mirror laid out the same way (`turnstile.html`, `data/nyct/turnstile/`)",
+        _http_url,
+        runs=True,
+    )
+    lake_url: str = _setting(
+        "MTA_LAKE_URL",
+        str(DEFAULT_LAKE_PATH),
+        "the lake: a folder, `file:///path`, or `gs://bucket[/prefix]`",
+        shown_default="`data/lake` in the checkout",
+        runs=True,
+    )
+    gcs_service_account_json_set: bool = _setting(
+        "MTA_GCS_SERVICE_ACCOUNT_JSON",
+        False,
+        "a service-account key as JSON text, instead of GOOGLE_APPLICATION_CREDENTIALS (secret: passed "
+        "to Dagster as an EnvVar, never read into settings)",
+        _is_set,
+        shown_default="unset: Application Default Credentials",
+        secret=True,
+        runs=True,
+    )
+    ui_url: str | None = _setting(
+        "MTA_DAGSTER_UI_URL",
+        None,
+        "the Dagster UI's address: run links in alerts, and the `mta-lake` CLI's default `--url` "
+        "(`status` asks Dagster only when it is set)",
+        _http_url,
+        shown_default=f"unset: `{DEFAULT_UI_URL}`",
+    )
+    # -- landing -----------------------------------------------------------------------------
+    weeks_per_run: int = _setting(
+        "MTA_WEEKS_PER_RUN",
+        8,
+        "weeks per backfill run (`raw_turnstile`'s BackfillPolicy): start-up cost against retry cost",
+        _whole(1, 520),
+        runs=True,
+    )
+    late_file_retry_seconds: float = _setting(
+        "MTA_LATE_FILE_RETRY_SECONDS",
+        3600.0,
+        "wait between attempts at the week that just ended while its file is not up yet",
+        _positive_number,
+        runs=True,
+    )
+    late_file_grace_hours: float = _setting(
+        "MTA_LATE_FILE_GRACE_HOURS",
+        PUBLICATION_GRACE.total_seconds() / 3600,
+        "how long after a week ends a missing file counts as late (retried) rather than not published",
+        _positive_number,
+        runs=True,
+    )
+    # -- keeping the lake complete -----------------------------------------------------------
+    reconcile_sensor_running: bool = _setting(
+        "MTA_RECONCILE_SENSOR",
+        True,
+        "whether the reconciliation sensor starts running (`running`) or stopped (`stopped`)",
+        _switch,
+        shown_default="running",
+    )
+    reconcile_interval_seconds: int = _setting(
+        "MTA_RECONCILE_INTERVAL_SECONDS",
+        120,
+        "minimum seconds between two reconciliation ticks",
+        _whole(5, 86400),
+    )
+    reconcile_max_weeks: int | None = _setting(
+        "MTA_RECONCILE_MAX_WEEKS",
+        None,
+        "most weeks one reconciliation tick requests (one asset backfill)",
+        _whole(1, 10000),
+        shown_default="4 x MTA_WEEKS_PER_RUN",
+    )
+    reconcile_max_records: int = _setting(
+        "MTA_RECONCILE_MAX_RECORDS",
+        500,
+        "most weeks found in the lake that one tick records without downloading",
+        _whole(1, 100000),
+    )
+    reconcile_retry_hours: float = _setting(
+        "MTA_RECONCILE_RETRY_HOURS",
+        6.0,
+        "hours before the sensor requests again a week whose request did not land it",
+        _positive_number,
+    )
+    # -- alerts ------------------------------------------------------------------------------
+    slack_webhook_set: bool = _setting(
+        "MTA_SLACK_WEBHOOK_URL",
+        False,
+        "a Slack incoming webhook: failed runs are posted there (secret: read when an alert is sent)",
+        _is_set,
+        shown_default="unset: no Slack alerts",
+        secret=True,
+    )
+    alert_webhook_set: bool = _setting(
+        "MTA_ALERT_WEBHOOK_URL",
+        False,
+        "any URL accepting a JSON POST of each failed run (secret: read when an alert is sent)",
+        _is_set,
+        shown_default="unset: no webhook alerts",
+        secret=True,
+    )
+    alert_interval_seconds: int = _setting(
+        "MTA_ALERT_INTERVAL_SECONDS",
+        15,
+        "minimum seconds between two ticks of the run-failure alert sensor",
+        _whole(1, 3600),
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The settings the environment describes; ``SettingsError`` names any bad variable."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            variable = spec.metadata["variable"]
+            raw = env.get(variable, "")
+            if raw.strip() == "":
+                continue  # unset and empty both mean the default
+            try:
+                values[spec.name] = spec.metadata["parse"](raw.strip())
+            except ValueError as error:
+                shown = "(secret value not shown)" if spec.metadata["secret"] else repr(raw)
+                raise SettingsError(f"{variable}={shown}: expected {error}") from None
+        return cls(**values)
+
+    # -- derived values: one definition each ---------------------------------------------------
+    @property
+    def ui_address(self) -> str:
+        """Where the UI is: ``MTA_DAGSTER_UI_URL``, else the local default."""
+        return self.ui_url or DEFAULT_UI_URL
+
+    @property
+    def late_file_grace_seconds(self) -> float:
+        return self.late_file_grace_hours * 3600
+
+    @property
+    def reconcile_weeks_per_tick(self) -> int:
+        return self.reconcile_max_weeks or 4 * self.weeks_per_run
+
+    @property
+    def reconcile_retry_seconds(self) -> float:
+        return self.reconcile_retry_hours * 3600
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    variable: str
+    default: str
+    meaning: str
+    secret: bool
+    runs: bool
+
+
+def documented() -> list[SettingDoc]:
+    """One row per variable, in declaration order: what ``docs/SETTINGS.md`` must list."""
+    return [
+        SettingDoc(
+            variable=spec.metadata["variable"],
+            default=spec.metadata["shown_default"],
+            meaning=spec.metadata["meaning"],
+            secret=spec.metadata["secret"],
+            runs=spec.metadata["runs"],
+        )
+        for spec in fields(Settings)
+    ]
+
+
+def markdown_table() -> str:
+    """The table of ``docs/SETTINGS.md``, as this module declares it."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for doc in documented():
+        default = doc.default if doc.default.startswith(("`", "unset", "4 x")) else f"`{doc.default}`"
+        lines.append(f"| `{doc.variable}` | {default} | {doc.meaning} |")
+    return "\n".join(lines)
+
+
+def secret(variable: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """A secret's value, read only at the moment it is used (a webhook post); never kept."""
+    env = os.environ if environ is None else environ
+    return env.get(variable) or None

@@ -1,0 +1,1 @@
+"""What runs on its own: the weekly schedule, the reconciliation sensor, alerts and freshness checks."""

@@ -1,0 +1,159 @@
+"""``raw_turnstile``: each week's MTA file, byte for byte, gzip-compressed in the lake.
+
+A thin skin over ``mta_lake.core.landing.RunLanding``, which lands the weeks of the run and decides
+how the run ended; this module turns each landed week into a materialisation and the verdict into
+Dagster's terms (``RetryRequested`` for a file that is merely late, ``Failure`` otherwise). A run
+may cover several weeks (the ``BackfillPolicy``); weeks that land are recorded even when others in
+the same run fail, so a backfill retries only what failed.
+"""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    BackfillPolicy,
+    Backoff,
+    Config,
+    Failure,
+    Jitter,
+    MetadataValue,
+    RetryPolicy,
+    RetryRequested,
+    asset,
+)
+from pydantic import Field
+
+from mta_lake.core.lake import LakeError
+from mta_lake.core.landing import LandingReport, LateFilePolicy, RunLanding, WeekFailure, report_metadata
+from mta_lake.core.layout import RAW_TURNSTILE
+from mta_lake.core.settings import Settings
+from mta_lake.defs.environment import SETTINGS
+from mta_lake.defs.partitions import turnstile_weeks
+from mta_lake.defs.resources import LakeResource, MtaSource
+
+RAW_TURNSTILE_KEY = AssetKey(RAW_TURNSTILE)
+
+MTA_SOURCE_POOL = "mta_source"
+"""Concurrency pool of every step that downloads from the MTA; its limit is set in dagster.yaml."""
+
+DATA_VERSION_TAG = "dagster/data_version"
+DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
+
+
+class RawTurnstileConfig(Config):
+    reland: bool = Field(
+        default=False,
+        description="Download and replace weeks already in the lake even if the source is unchanged.",
+    )
+    max_concurrent_downloads: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description=(
+            "Weeks of this run downloaded at once. The mta_source pool limits steps, so the "
+            "MTA sees at most pool limit x this many connections."
+        ),
+    )
+
+
+def week_materialization(report: LandingReport, description: str | None = None) -> AssetMaterialization:
+    """A week's materialisation: its metadata (the same whichever way it got there) and data version."""
+    metadata: dict[str, object] = dict(report_metadata(report))
+    if "source_url" in metadata:
+        metadata["source_url"] = MetadataValue.url(str(metadata["source_url"]))
+    tags = {}
+    if report.stats.crc32c:
+        # The source CRC32C is the week's data version: Dagster's staleness follows the bytes.
+        tags = {DATA_VERSION_TAG: report.stats.crc32c, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
+    return AssetMaterialization(
+        asset_key=RAW_TURNSTILE_KEY,
+        partition=report.week,
+        description=description,
+        metadata=metadata,
+        tags=tags,
+    )
+
+
+def late_file_policy(settings: Settings) -> LateFilePolicy:
+    return LateFilePolicy(
+        retry_seconds=settings.late_file_retry_seconds,
+        grace=timedelta(seconds=settings.late_file_grace_seconds),
+    )
+
+
+@asset(
+    key=RAW_TURNSTILE_KEY,
+    partitions_def=turnstile_weeks,
+    group_name="raw",
+    kinds={"gcs", "file"},
+    output_required=False,  # materialisations are reported per week, as each one lands
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=SETTINGS.weeks_per_run),
+    # A run retries only transient failures that outlasted the in-run retries (see Failure
+    # below); a 404 or a bad file fails at once.
+    retry_policy=RetryPolicy(max_retries=2, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
+    pool=MTA_SOURCE_POOL,
+    description=(
+        "The MTA's weekly turnstile file, byte for byte as published, gzip-compressed at "
+        "raw/turnstile/turnstile_YYMMDD.txt.gz. One partition per week (key: the Saturday it starts)."
+    ),
+)
+def raw_turnstile(
+    context: AssetExecutionContext,
+    config: RawTurnstileConfig,
+    mta_source: MtaSource,
+    lake: LakeResource,
+) -> Iterator[AssetMaterialization]:
+    keys = list(context.partition_keys)
+    # A lake that cannot be used (missing bucket, bad key, denied access) fails the run at once,
+    # naming the setting, before anything is downloaded. Not retried: the run retry policy is
+    # for transient source failures, and a setting to fix would only fail again minutes later.
+    try:
+        store = lake.lake()
+        store.check_access()
+    except LakeError as error:
+        raise Failure(description=str(error), allow_retries=False) from None
+    site = mta_source.site()
+    # Read at run time, not load time: the late-file settings apply to the run that reads them.
+    landing = RunLanding(
+        keys,
+        site,
+        store,
+        reland=config.reland,
+        max_workers=config.max_concurrent_downloads,
+        late=late_file_policy(Settings.from_env()),
+    )
+    try:
+        for outcome in landing:
+            if isinstance(outcome, WeekFailure):
+                context.log.error(str(outcome))
+                continue
+            context.log.info(
+                f"week {outcome.week}: {outcome.status} {outcome.file_name} -> {outcome.uri} "
+                f"({outcome.stats.source_bytes:,} bytes, {outcome.stats.data_rows:,} rows"
+                + (f", {outcome.mb_per_s:.1f} MB/s)" if outcome.downloaded else ")")
+            )
+            yield week_materialization(outcome)
+    finally:
+        site.close()
+    if landing.index_readable is False:
+        context.log.warning("index page unreadable: used computed file names (right for weeks since 2013)")
+    verdict = landing.verdict()
+    if verdict.outcome == "retry_later":
+        # The week just ended and the MTA has not published its file yet (the weekly schedule
+        # runs on Saturday morning; publication is sometimes later). Not a failure yet: ask
+        # Dagster to run the step again later, while the grace period lasts, as one run in
+        # progress rather than a stream of red runs. After that, the week fails below.
+        context.log.warning(
+            f"not published yet: {', '.join(verdict.failed_weeks)}; trying again in "
+            f"{verdict.retry_seconds:.0f} s (retry {context.retry_number + 1})"
+        )
+        raise RetryRequested(max_retries=verdict.max_retries, seconds_to_wait=verdict.retry_seconds)
+    if verdict.outcome == "failed":
+        raise Failure(
+            description=verdict.summary(len(keys)),
+            metadata={"failed_weeks": verdict.failed_weeks},
+            allow_retries=verdict.retryable,
+        )
