@@ -7,7 +7,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 3000
 
-.PHONY: dev test lint format validate materialize clean
+.PHONY: dev test lint format validate materialize mirror clean
+
+# Settings given on make's command line (make dev MTA_SITE_URL=...) reach the commands too.
+export MTA_SITE_URL MTA_LAKE_URL
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mta_lake needs Python 3.11 (set PYTHON=...)")'
@@ -36,7 +39,12 @@ format: $(INSTALLED)
 validate: $(INSTALLED)
 	DAGSTER_HOME= $(BIN)/dagster definitions validate -m mta_lake.definitions
 
-# make materialize WEEK=2024-01-13: land one week from the command line.
+# make mirror: serve the repo's real samples as the MTA site on 127.0.0.1:8808 (work offline);
+# then, in another terminal: make dev MTA_SITE_URL=http://127.0.0.1:8808/developers
+mirror: $(INSTALLED)
+	$(BIN)/python -m mta_lake_tests.support.mirror --fixtures --port 8808
+
+# make materialize WEEK=2024-01-06 [MTA_SITE_URL=...]: land one week from the command line.
 materialize: $(INSTALLED)
 	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster asset materialize -m mta_lake.definitions --select raw_turnstile --partition $(WEEK)
 

@@ -88,7 +88,14 @@ def crc_of(data: bytes) -> str:
 
 
 def assert_week_recorded(
-    entry: EventLogEntry, week: str, name: str, data: bytes, lake: Lake, mirror: MtaMirror, status: str
+    entry: EventLogEntry,
+    week: str,
+    name: str,
+    data: bytes,
+    lake: Lake,
+    mirror: MtaMirror,
+    status: str,
+    single_week: bool = True,
 ) -> None:
     materialization = entry.asset_materialization
     assert materialization is not None and materialization.partition == week
@@ -111,7 +118,10 @@ def assert_week_recorded(
     assert str(metadata["server_etag"]).startswith('"')
     assert str(metadata["server_last_modified"]).endswith("GMT")
     assert materialization.tags is not None
-    assert materialization.tags["dagster/data_version"] == crc_of(data)
+    if single_week:
+        # A one-week run records the source CRC32C as the week's data version; a ranged run
+        # cannot give each week its own (mta_lake.defs.weekly), so only the metadata carries it.
+        assert materialization.tags["dagster/data_version"] == crc_of(data)
 
 
 def step_failure_message(result: ExecuteInProcessResult) -> str:
@@ -159,7 +169,9 @@ def test_ranged_run_records_one_materialization_per_week(
     by_week = {entry.asset_materialization.partition: entry for entry in entries}  # type: ignore[union-attr]
     assert len(entries) == len(RANGE_WEEKS) and set(by_week) == set(RANGE_WEEKS)
     for week, name in RANGE_WEEKS.items():
-        assert_week_recorded(by_week[week], week, name, range_files[week], lake, mirror, "landed")
+        assert_week_recorded(
+            by_week[week], week, name, range_files[week], lake, mirror, "landed", single_week=False
+        )
     assert len({metadata_of(e)["source_crc32c"] for e in entries}) == len(RANGE_WEEKS)
     assert all(mirror.gets(name) == 1 for name in RANGE_WEEKS.values())
 

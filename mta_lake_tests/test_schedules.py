@@ -25,7 +25,7 @@ def test_cron_is_saturday_morning_new_york_and_running() -> None:
     assert schedule.cron_schedule == "0 10 * * 6"
     assert schedule.execution_timezone == "America/New_York"
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
-    assert schedule.job_name == "raw_turnstile_job"
+    assert schedule.job_name == "turnstile_week_job"
 
 
 def test_saturday_tick_requests_exactly_the_week_just_ended() -> None:

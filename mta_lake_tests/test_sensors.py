@@ -11,11 +11,13 @@ from dagster import AssetKey, AssetMaterialization, DagsterInstance, Definitions
 from mta_lake.core.lake import LocalLake
 from mta_lake.core.layout import raw_key
 from mta_lake.defs.automation.sensors import RECONCILE_TAG, reconcile_raw_turnstile
+from mta_lake.defs.clean.assets import turnstile_readings
 from mta_lake.defs.raw.assets import raw_turnstile
 from mta_lake.defs.resources import LocalLakeResource, MtaSource
 from mta_lake_tests.support.mirror import MtaMirror
 
 RAW = AssetKey("raw_turnstile")
+READINGS = AssetKey("turnstile_readings")
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ def sensor_context(
         instance=instance,
         cursor=cursor,
         definitions=Definitions(
-            assets=[raw_turnstile], sensors=[reconcile_raw_turnstile], resources=resources
+            assets=[raw_turnstile, turnstile_readings], sensors=[reconcile_raw_turnstile], resources=resources
         ),
         resources=resources,
     )
@@ -75,12 +77,17 @@ def evaluate(instance: DagsterInstance, mirror: MtaMirror, lake: LocalLake, curs
     return reconcile_raw_turnstile.evaluate_tick(context)
 
 
-def requested_weeks(result) -> list[str]:
+def requested_weeks(result, asset_key: AssetKey = RAW) -> list[str]:
+    """The weeks requested of ``asset_key``; a request of raw weeks also asks for their clean weeks."""
     weeks: list[str] = []
     for request in result.run_requests or []:
         assert request.tags[RECONCILE_TAG] == "true"
-        subset = request.asset_graph_subset.partitions_subsets_by_asset_key[RAW]
-        weeks.extend(subset.get_partition_keys())
+        subsets = request.asset_graph_subset.partitions_subsets_by_asset_key
+        if RAW in subsets:
+            assert set(subsets) == {RAW, READINGS}
+            assert set(subsets[RAW].get_partition_keys()) == set(subsets[READINGS].get_partition_keys())
+        if asset_key in subsets and (asset_key == RAW or RAW not in subsets):
+            weeks.extend(subsets[asset_key].get_partition_keys())
     return sorted(weeks)
 
 
@@ -136,7 +143,7 @@ def test_weeks_being_landed_are_left_to_their_run(instance, prepared) -> None:
     mirror, lake = prepared
     instance.add_run(
         DagsterRun(
-            job_name="raw_turnstile_job",
+            job_name="turnstile_week_job",
             run_id="running-week-2024-01-27",
             status=DagsterRunStatus.STARTED,
             tags={"dagster/partition": "2024-01-27"},
@@ -144,3 +151,17 @@ def test_weeks_being_landed_are_left_to_their_run(instance, prepared) -> None:
     )
     result = evaluate(instance, mirror, lake)
     assert requested_weeks(result) == ["2024-01-20"]
+
+
+def test_weeks_in_the_raw_lake_without_a_clean_week_are_requested_for_cleaning(instance, prepared) -> None:
+    mirror, lake = prepared
+    result = evaluate(instance, mirror, lake)
+    # 2024-01-06 (landed) and 2024-01-13 (in the lake, unrecorded) have a raw object and no clean
+    # one: cleaned alone. The missing and lost weeks are cleaned in their landing runs instead.
+    assert requested_weeks(result, READINGS) == ["2024-01-06", "2024-01-13"]
+    assert {"clean:2024-01-06", "clean:2024-01-13"} <= set(json.loads(result.cursor)["requested"])
+    # Requested once, not every tick.
+    for event in result.asset_events:
+        instance.report_runless_asset_event(event)
+    second = evaluate(instance, mirror, lake, cursor=result.cursor)
+    assert requested_weeks(second, READINGS) == []

@@ -19,7 +19,7 @@ def test_defaults_and_empty_values_are_the_same() -> None:
     assert defaults.weeks_per_run == 8 and defaults.reconcile_weeks_per_tick == 32
     assert defaults.ui_url is None and defaults.ui_address == DEFAULT_UI_URL
     assert defaults.late_file_grace_seconds == 48 * 3600
-    assert defaults.reconcile_sensor_running is True
+    assert defaults.reconcile_sensor_running is False  # a laptop does not land 25 GB on its own
 
 
 def test_values_are_parsed_and_typed() -> None:
@@ -27,14 +27,14 @@ def test_values_are_parsed_and_typed() -> None:
         {
             "MTA_WEEKS_PER_RUN": " 13 ",
             "MTA_LATE_FILE_GRACE_HOURS": "1.5",
-            "MTA_RECONCILE_SENSOR": "STOPPED",
+            "MTA_RECONCILE_SENSOR": "RUNNING",
             "MTA_DAGSTER_UI_URL": "http://dagster.example:3000/",
             "MTA_RECONCILE_MAX_WEEKS": "5",
         }
     )
     assert settings.weeks_per_run == 13 and settings.reconcile_weeks_per_tick == 5
     assert settings.late_file_grace_seconds == 5400
-    assert settings.reconcile_sensor_running is False
+    assert settings.reconcile_sensor_running is True
     assert settings.ui_address == "http://dagster.example:3000"
 
 

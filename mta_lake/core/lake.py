@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlparse
 
+GZIP = "application/gzip"
+PARQUET = "application/vnd.apache.parquet"
+
 
 class LakeError(Exception):
     """The lake cannot be used as configured. Messages name the setting, never a secret."""
@@ -69,8 +72,11 @@ class Lake(ABC):
         """Every object whose key starts with ``prefix`` (read from the store, not remembered)."""
 
     @abstractmethod
-    def writer(self, key: str) -> AbstractContextManager[PendingObject]:
-        """A context manager yielding a ``PendingObject``; the object appears only on clean exit."""
+    def writer(self, key: str, content_type: str = GZIP) -> AbstractContextManager[PendingObject]:
+        """A context manager yielding a ``PendingObject``; the object appears only on clean exit.
+
+        ``content_type`` is what GCS serves the object as (raw files are gzip, the clean layer Parquet).
+        """
 
     @abstractmethod
     def open_read(self, key: str) -> IO[bytes]:
@@ -145,7 +151,7 @@ class LocalLake(Lake):
         return found
 
     @contextmanager
-    def writer(self, key: str) -> Iterator[PendingObject]:
+    def writer(self, key: str, content_type: str = GZIP) -> Iterator[PendingObject]:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -291,9 +297,9 @@ class GCSLake(Lake):
         ]
 
     @contextmanager
-    def writer(self, key: str) -> Iterator[PendingObject]:
+    def writer(self, key: str, content_type: str = GZIP) -> Iterator[PendingObject]:
         blob = self._bucket.blob(self._name(key), chunk_size=GCS_UPLOAD_CHUNK)
-        blob.content_type = "application/gzip"
+        blob.content_type = content_type
         try:
             # BlobWriter is a resumable upload: the object exists only once close() finalises it.
             sink = blob.open("wb", ignore_flush=True)

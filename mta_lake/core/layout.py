@@ -19,3 +19,29 @@ def raw_key(file_name: str) -> str:
 def raw_file_name(key: str) -> str:
     """The inverse of ``raw_key``: the MTA file name an object holds (``turnstile_240120.txt``)."""
     return key.rsplit("/", 1)[-1].removesuffix(RAW_SUFFIX)
+
+
+TURNSTILE_READINGS = "turnstile_readings"
+"""The asset key of the clean layer."""
+
+CLEAN_READINGS_PREFIX = "clean/turnstile_readings/"
+CLEAN_QUARANTINE_PREFIX = "clean/turnstile_quarantine/"
+
+
+def clean_readings_key(week: str) -> str:
+    """``clean/turnstile_readings/week=2024-01-06/readings.parquet``: one object per week (a Hive-style
+    folder, so DuckDB and BigQuery read the week from the path)."""
+    return f"{CLEAN_READINGS_PREFIX}week={week}/readings.parquet"
+
+
+def clean_quarantine_key(week: str) -> str:
+    """The lines of a week's raw file that could not be parsed, beside the week's readings."""
+    return f"{CLEAN_QUARANTINE_PREFIX}week={week}/quarantine.parquet"
+
+
+def clean_week_of_key(key: str) -> str | None:
+    """The inverse of ``clean_readings_key`` (None for any other object)."""
+    if not key.startswith(CLEAN_READINGS_PREFIX) or not key.endswith("/readings.parquet"):
+        return None
+    folder = key[len(CLEAN_READINGS_PREFIX) :].split("/", 1)[0]
+    return folder.removeprefix("week=") if folder.startswith("week=") else None

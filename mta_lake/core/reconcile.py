@@ -185,7 +185,10 @@ class ReconcilePlan:
     waiting_for_backfill: bool
     """True when candidates wait because a reconciliation backfill is still unfinished."""
     requested_at: dict[str, float]
-    """The next cursor: when each week still to land was last requested (epoch seconds)."""
+    """The next cursor: when each week still to land was last requested (epoch seconds); weeks of
+    the clean layer are remembered as ``clean:WEEK``."""
+    request_clean: list[str] = field(default_factory=list)
+    """Weeks in the raw lake whose clean week is missing: to clean, without landing anything."""
 
 
 def plan_reconciliation(
@@ -198,6 +201,7 @@ def plan_reconciliation(
     max_weeks: int,
     max_records: int,
     retry_seconds: float,
+    clean_missing: Iterable[str] = (),
 ) -> ReconcilePlan:
     """Decide a tick from the three views, the cursor, what is in flight and ``now``.
 
@@ -205,6 +209,9 @@ def plan_reconciliation(
       less than ``retry_seconds`` ago (a week that fails to land is not retried every tick).
     - A lost week is requested whatever the cursor says (its object was there once), unless in flight.
     - Only one reconciliation backfill at a time: while one is unfinished nothing is requested.
+    - ``clean_missing`` (weeks whose raw object is in the lake and whose clean object is not) are
+      requested for cleaning alone, under the same rules (not in flight, not requested within
+      ``retry_seconds``, one reconciliation at a time, at most ``max_weeks``).
     - The cursor forgets weeks that are now in the lake and requests older than ``retry_seconds``.
     """
     flying = set(in_flight)
@@ -216,18 +223,40 @@ def plan_reconciliation(
         if week not in flying and (week in lost_keys or now - requested_at.get(week, 0.0) >= retry_seconds)
     ]
     request = [] if reconciling else candidates[:max_weeks]
-    cursor = {**requested_at, **{week: now for week in request}}
+    still_unclean = set(clean_missing)
+    clean_candidates = [
+        week
+        for week in sorted(still_unclean)
+        if week not in flying and now - requested_at.get(f"{CLEAN}{week}", 0.0) >= retry_seconds
+    ]
+    request_clean = [] if reconciling else clean_candidates[:max_weeks]
+    cursor = {
+        **requested_at,
+        **{week: now for week in request},
+        **{f"{CLEAN}{w}": now for w in request_clean},
+    }
     in_lake = set(result.keys(WeekState.LANDED, WeekState.UNRECORDED))
-    cursor = {week: at for week, at in cursor.items() if week not in in_lake and now - at < retry_seconds}
+
+    def still_wanted(entry: str) -> bool:
+        if entry.startswith(CLEAN):
+            return entry.removeprefix(CLEAN) in still_unclean
+        return entry not in in_lake
+
+    cursor = {entry: at for entry, at in cursor.items() if still_wanted(entry) and now - at < retry_seconds}
     return ReconcilePlan(
         request=request,
         record=result.to_record[:max_records],
         lost=[status for status in lost if status.key not in flying],
         lost_in_flight=[status for status in lost if status.key in flying],
         candidates=len(candidates),
-        waiting_for_backfill=bool(candidates) and reconciling,
+        waiting_for_backfill=bool(candidates or clean_candidates) and reconciling,
         requested_at=cursor,
+        request_clean=request_clean,
     )
+
+
+CLEAN = "clean:"
+"""Cursor entries of the clean layer's requests (``clean:2024-01-06``)."""
 
 
 def load_cursor(cursor: str | None) -> dict[str, float]:

@@ -175,10 +175,12 @@ class Settings:
     # -- keeping the lake complete -----------------------------------------------------------
     reconcile_sensor_running: bool = _setting(
         "MTA_RECONCILE_SENSOR",
-        True,
-        "whether the reconciliation sensor starts running (`running`) or stopped (`stopped`)",
+        False,
+        "whether the reconciliation sensor starts `running` or `stopped`. Stopped by default, so that "
+        "`make dev` does not start landing the whole history (~25 GB) on its own; the production "
+        "stack (docker-compose.yaml, Helm values) sets it running",
         _switch,
-        shown_default="running",
+        shown_default="stopped",
     )
     reconcile_interval_seconds: int = _setting(
         "MTA_RECONCILE_INTERVAL_SECONDS",

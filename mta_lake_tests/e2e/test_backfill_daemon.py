@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from mta_lake.core.lake import LocalLake
-from mta_lake.core.layout import raw_key
+from mta_lake.core.layout import clean_readings_key, raw_key
 from mta_lake.tools.graphql import DagsterGraphQL
 from mta_lake_tests.support.dagster_processes import DagsterDev, running_dagster_dev
 from mta_lake_tests.support.fake_gcs import free_port
@@ -244,15 +244,23 @@ def test_reconcile_sensor_restores_lands_and_records(stack: Stack) -> None:
     wanted = {"2024-03-02", "2024-05-04", "2024-05-25"}
     while time.monotonic() < deadline:
         recorded = client.partition_statuses()["materialized"]
+        cleaned = client.partition_statuses("turnstile_readings")["materialized"]
         if (
             wanted <= recorded
+            and wanted <= cleaned
             and stack.lake.stat(lost_key)
             and stack.lake.stat(raw_key("turnstile_240601.txt"))
         ):
             break
         time.sleep(2)
     else:
-        pytest.fail(f"the sensor did not reconcile within 180 s: recorded {sorted(recorded)}")
+        pytest.fail(
+            f"the sensor did not reconcile within 180 s: recorded {sorted(recorded)}, cleaned {sorted(cleaned)}"
+        )
+    # The clean weeks followed without anyone asking: in the landing runs (2024-03-02, 2024-05-25)
+    # and, for the week landed by hand before, in a cleaning run of its own (2024-05-04).
+    for week in wanted:
+        assert stack.lake.stat(clean_readings_key(week)) is not None, week
     with stack.lake.open_read(lost_key) as handle:
         assert gzip.decompress(handle.read()) == SAMPLE.read_bytes()
     # Recorded from the lake object's metadata, never downloaded.

@@ -5,9 +5,10 @@
 
 Tests control the server, never ``requests``: ``mirror.inject(name, Status(503), Reset(1000))``
 makes the next two requests for ``name`` fail that way, after which it is served normally.
-Run it on its own for a manual or benchmark mirror:
+Run it on its own for a manual or benchmark mirror, or to work offline (``make mirror``):
 
     python -m mta_lake_tests.support.mirror --root FOLDER_OF_TXT_FILES --port 8808
+    python -m mta_lake_tests.support.mirror --fixtures --port 8808   # the repo's real samples
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from mta_lake.core.weeks import file_date_from_name, week_of_file
 
 SITE_PREFIX = "/developers"
 FILES_PREFIX = f"{SITE_PREFIX}/data/nyct/turnstile/"
@@ -316,6 +319,9 @@ def _make_handler(mirror: MtaMirror) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mta"
+
+
 def serve_folder(root: Path, host: str, port: int) -> MtaMirror:
     mirror = MtaMirror(host, port)
     for path in sorted(root.glob("turnstile_*.txt")):
@@ -323,16 +329,34 @@ def serve_folder(root: Path, host: str, port: int) -> MtaMirror:
     return mirror.start()
 
 
+def serve_fixtures(host: str, port: int) -> MtaMirror:
+    """The repo's samples (fixtures/mta/MANIFEST.md): three small files and two complete weeks."""
+    mirror = MtaMirror(host, port)
+    for path in sorted((FIXTURES / "raw").glob("turnstile_*.txt")):
+        mirror.add(path.name, path.read_bytes())
+    for path in sorted((FIXTURES / "weeks").glob("turnstile_*.txt.gz")):
+        mirror.add(path.name.removesuffix(".gz"), gzip.decompress(path.read_bytes()))
+    return mirror.start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--root", type=Path, required=True, help="folder of turnstile_YYMMDD.txt files")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--root", type=Path, help="folder of turnstile_YYMMDD.txt files")
+    source.add_argument("--fixtures", action="store_true", help="serve the repo's real samples")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8808)
     args = parser.parse_args()
-    mirror = serve_folder(args.root, args.host, args.port)
+    if args.fixtures:
+        mirror = serve_fixtures(args.host, args.port)
+    else:
+        mirror = serve_folder(args.root, args.host, args.port)
     print(f"MTA mirror of {len(mirror.listed_names())} files at {mirror.url}", flush=True)
+    print(f"  MTA_SITE_URL={mirror.url}", flush=True)
+    for name in mirror.listed_names():
+        print(f"  {name}: week {week_of_file(file_date_from_name(name)).isoformat()}", flush=True)
     try:
         while True:
             time.sleep(3600)

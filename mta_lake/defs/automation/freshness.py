@@ -1,33 +1,26 @@
 """Freshness of ``raw_turnstile``: the UI shows when the newest week is overdue.
 
-``build_time_partition_freshness_checks`` checks that the newest *ended* week as of the last
-deadline has been materialised. The MTA publishes a week's file on the Saturday after it ends;
-the schedule lands it that morning, and the reconciliation sensor later that weekend if the file
-came late. The deadline, Sunday 18:00 New York, leaves that margin: on a Sunday evening with the
-week that ended on Saturday still missing, the check fails (a WARN in the UI's asset page and the
-asset health), and passes again as soon as the week lands. ``freshness_checks_sensor`` evaluates
-it.
+A ``FreshnessPolicy`` that the daemon evaluates on its own: no check step in every landing run and
+no sensor launching check runs (both cluttered the run list and cost a process per run). The MTA
+publishes a week's file on the Saturday after it ends; the schedule lands it that morning, and the
+reconciliation sensor later that weekend if the file came late. By the deadline, Sunday 18:00 New
+York, the asset should have been materialised within the seven days before it; otherwise the UI marks
+it overdue, until the week lands.
+
+The policy looks at the asset's newest materialisation of any week, so backfilling an old week
+also makes it look fresh; whether the *source* is still publishing is the reconciliation's to say
+(``mta-lake status``).
 """
 
-from dagster import (
-    DefaultSensorStatus,
-    build_sensor_for_freshness_checks,
-    build_time_partition_freshness_checks,
-)
+from datetime import timedelta
 
-from mta_lake.defs.raw.assets import raw_turnstile
+from dagster import FreshnessPolicy
 
 FRESHNESS_DEADLINE_CRON = "0 18 * * 0"
 """Sundays 18:00 (America/New_York): by then the week that ended on Saturday should be in the lake."""
 
-raw_turnstile_freshness_checks = build_time_partition_freshness_checks(
-    assets=[raw_turnstile],
+RAW_TURNSTILE_FRESHNESS = FreshnessPolicy.cron(
     deadline_cron=FRESHNESS_DEADLINE_CRON,
+    lower_bound_delta=timedelta(days=7),
     timezone="America/New_York",
-)
-
-freshness_checks_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=raw_turnstile_freshness_checks,
-    name="raw_turnstile_freshness_sensor",
-    default_status=DefaultSensorStatus.RUNNING,
 )

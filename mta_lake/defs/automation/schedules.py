@@ -14,13 +14,13 @@ reconciliation sensor (``mta_lake.defs.automation.sensors``) also lands any week
 
 from dagster import DefaultScheduleStatus, build_schedule_from_partitioned_job
 
-from mta_lake.defs.raw.jobs import raw_turnstile_job
+from mta_lake.defs.jobs import turnstile_week_job
 
 SCHEDULE_HOUR = 10
 """10:00 New York time on Saturday: after the MTA's usual morning publication."""
 
 raw_turnstile_weekly = build_schedule_from_partitioned_job(
-    raw_turnstile_job,
+    turnstile_week_job,
     name="raw_turnstile_weekly",
     description="Saturdays 10:00 New York: land the week that just ended.",
     hour_of_day=SCHEDULE_HOUR,

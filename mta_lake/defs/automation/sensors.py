@@ -23,6 +23,7 @@ A lost week is requested again regardless: its object was there once.
 import time
 
 from dagster import (
+    AssetKey,
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -35,13 +36,15 @@ from dagster import (
 )
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
-from mta_lake.core import reconcile, weeks
+from mta_lake.core import layout, reconcile, weeks
 from mta_lake.core.landing import report_from_lake_object
 from mta_lake.core.layout import raw_key
+from mta_lake.defs.clean.assets import TURNSTILE_READINGS_KEY
 from mta_lake.defs.environment import SETTINGS
 from mta_lake.defs.partitions import turnstile_weeks
-from mta_lake.defs.raw.assets import RAW_TURNSTILE_KEY, week_materialization
+from mta_lake.defs.raw.assets import RAW_TURNSTILE_KEY, week_done
 from mta_lake.defs.resources import LakeResource, MtaSource
+from mta_lake.defs.weekly import week_materialization
 
 RECONCILE_TAG = "mta_lake/reconcile"
 
@@ -76,15 +79,23 @@ def in_flight(instance: DagsterInstance) -> tuple[set[str], bool]:
 def _backfill_weeks(backfill) -> list[str]:
     if backfill.is_asset_backfill and backfill.asset_backfill_data is not None:
         subsets = backfill.asset_backfill_data.target_subset.partitions_subsets_by_asset_key
-        subset = subsets.get(RAW_TURNSTILE_KEY)
-        return list(subset.get_partition_keys()) if subset is not None else []
+        return [key for subset in subsets.values() for key in subset.get_partition_keys()]
     return list(backfill.partition_names or [])
+
+
+def _backfill_request(weeks_to_request: list[str], asset_keys: list[AssetKey]) -> RunRequest:
+    """One asset backfill of these weeks of these assets (honouring their BackfillPolicy)."""
+    subset = turnstile_weeks.subset_with_partition_keys(weeks_to_request)
+    return RunRequest.for_asset_graph_subset(
+        AssetGraphSubset(partitions_subsets_by_asset_key={key: subset for key in asset_keys}),
+        tags={RECONCILE_TAG: "true"},
+    )
 
 
 @sensor(
     name="reconcile_raw_turnstile",
     # Needed to request asset backfills (RunRequest.for_asset_graph_subset) from a sensor.
-    asset_selection=[RAW_TURNSTILE_KEY],
+    asset_selection=[RAW_TURNSTILE_KEY, TURNSTILE_READINGS_KEY],
     minimum_interval_seconds=SETTINGS.reconcile_interval_seconds,
     default_status=DefaultSensorStatus.RUNNING
     if SETTINGS.reconcile_sensor_running
@@ -93,7 +104,8 @@ def _backfill_weeks(backfill) -> list[str]:
         "Compares the MTA index, a listing of the lake and Dagster's record of raw_turnstile: "
         "requests published weeks missing from the lake (as an asset backfill, a bounded number a "
         "tick), records weeks found in the lake without downloading them, and warns about weeks "
-        "recorded but gone from the lake (and lands them again)."
+        "recorded but gone from the lake (and lands them again); cleans weeks whose raw file is in "
+        "the lake and whose clean week is not."
     ),
 )
 def reconcile_raw_turnstile(context: SensorEvaluationContext, mta_source: MtaSource, lake: LakeResource):
@@ -113,6 +125,8 @@ def reconcile_raw_turnstile(context: SensorEvaluationContext, mta_source: MtaSou
             f"the MTA index page {site.index_url} could not be read: missing weeks cannot be told "
             "from unpublished ones, so none are requested this tick"
         )
+    cleaned = {layout.clean_week_of_key(obj.key) for obj in store.list(layout.CLEAN_READINGS_PREFIX)}
+    raw_weeks = result.keys(reconcile.WeekState.LANDED, reconcile.WeekState.UNRECORDED)
     flying, reconciling = in_flight(context.instance)
     plan = reconcile.plan_reconciliation(
         result,
@@ -123,17 +137,15 @@ def reconcile_raw_turnstile(context: SensorEvaluationContext, mta_source: MtaSou
         max_weeks=SETTINGS.reconcile_weeks_per_tick,
         max_records=SETTINGS.reconcile_max_records,
         retry_seconds=SETTINGS.reconcile_retry_seconds,
+        clean_missing=[week for week in raw_weeks if week not in cleaned],
     )
 
     events = []
     for status in plan.record:
         assert status.lake_object is not None
         report = report_from_lake_object(store, status.lake_object, "recorded_from_lake")
-        events.append(
-            week_materialization(
-                report, "Found in the lake; recorded by the reconciliation sensor without downloading."
-            )
-        )
+        description = "Found in the lake; recorded by the reconciliation sensor without downloading."
+        events.append(week_materialization(RAW_TURNSTILE_KEY, week_done(report, description)))
     if events:
         context.log.info(
             f"recording {len(events)} week(s) found in the lake: "
@@ -151,19 +163,19 @@ def reconcile_raw_turnstile(context: SensorEvaluationContext, mta_source: MtaSou
 
     run_requests: list[RunRequest] = []
     if plan.waiting_for_backfill:
-        context.log.info(
-            f"{plan.candidates} week(s) to land wait for the reconciliation backfill in flight to finish"
-        )
-    elif plan.request:
-        subset = AssetGraphSubset(
-            partitions_subsets_by_asset_key={
-                RAW_TURNSTILE_KEY: turnstile_weeks.subset_with_partition_keys(plan.request)
-            }
-        )
-        run_requests.append(RunRequest.for_asset_graph_subset(subset, tags={RECONCILE_TAG: "true"}))
+        context.log.info("weeks to land or clean wait for the reconciliation backfill in flight to finish")
+    if plan.request:
+        # The layers above raw follow in the same runs.
+        run_requests.append(_backfill_request(plan.request, [RAW_TURNSTILE_KEY, TURNSTILE_READINGS_KEY]))
         context.log.info(
             f"requesting {len(plan.request)} of {plan.candidates} week(s) to land as an asset backfill: "
             f"{reconcile.format_weeks(plan.request)}"
+        )
+    if plan.request_clean:
+        run_requests.append(_backfill_request(plan.request_clean, [TURNSTILE_READINGS_KEY]))
+        context.log.info(
+            f"requesting {len(plan.request_clean)} week(s) in the raw lake to clean: "
+            f"{reconcile.format_weeks(plan.request_clean)}"
         )
 
     cursor = reconcile.dump_cursor(plan.requested_at)

@@ -1,1 +1,1 @@
-"""The raw layer: ``raw_turnstile`` (each week's file in the lake) and the job the schedule runs."""
+"""The raw layer: ``raw_turnstile``, each week's file byte for byte in the lake."""

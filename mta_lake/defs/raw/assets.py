@@ -1,10 +1,10 @@
 """``raw_turnstile``: each week's MTA file, byte for byte, gzip-compressed in the lake.
 
 A thin skin over ``mta_lake.core.landing.RunLanding``, which lands the weeks of the run and decides
-how the run ended; this module turns each landed week into a materialisation and the verdict into
+how the run ended; this module turns each landed week into its record and the verdict into
 Dagster's terms (``RetryRequested`` for a file that is merely late, ``Failure`` otherwise). A run
 may cover several weeks (the ``BackfillPolicy``); weeks that land are recorded even when others in
-the same run fail, so a backfill retries only what failed.
+the same run fail, so a backfill retries only what failed (``mta_lake.defs.weekly``).
 """
 
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ from dagster import (
     Config,
     Failure,
     Jitter,
+    MaterializeResult,
     MetadataValue,
     RetryPolicy,
     RetryRequested,
@@ -30,17 +31,16 @@ from mta_lake.core.lake import LakeError
 from mta_lake.core.landing import LandingReport, LateFilePolicy, RunLanding, WeekFailure, report_metadata
 from mta_lake.core.layout import RAW_TURNSTILE
 from mta_lake.core.settings import Settings
+from mta_lake.defs.automation.freshness import RAW_TURNSTILE_FRESHNESS
 from mta_lake.defs.environment import SETTINGS
 from mta_lake.defs.partitions import turnstile_weeks
 from mta_lake.defs.resources import LakeResource, MtaSource
+from mta_lake.defs.weekly import WeekDone, report_weeks, week_materialization
 
 RAW_TURNSTILE_KEY = AssetKey(RAW_TURNSTILE)
 
 MTA_SOURCE_POOL = "mta_source"
 """Concurrency pool of every step that downloads from the MTA; its limit is set in dagster.yaml."""
-
-DATA_VERSION_TAG = "dagster/data_version"
-DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
 
 
 class RawTurnstileConfig(Config):
@@ -59,22 +59,13 @@ class RawTurnstileConfig(Config):
     )
 
 
-def week_materialization(report: LandingReport, description: str | None = None) -> AssetMaterialization:
-    """A week's materialisation: its metadata (the same whichever way it got there) and data version."""
+def week_done(report: LandingReport, description: str | None = None) -> WeekDone:
+    """A week's record: its metadata (the same whichever way it got there); the source CRC32C is its
+    data version, so Dagster's staleness follows the bytes."""
     metadata: dict[str, object] = dict(report_metadata(report))
     if "source_url" in metadata:
         metadata["source_url"] = MetadataValue.url(str(metadata["source_url"]))
-    tags = {}
-    if report.stats.crc32c:
-        # The source CRC32C is the week's data version: Dagster's staleness follows the bytes.
-        tags = {DATA_VERSION_TAG: report.stats.crc32c, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
-    return AssetMaterialization(
-        asset_key=RAW_TURNSTILE_KEY,
-        partition=report.week,
-        description=description,
-        metadata=metadata,
-        tags=tags,
-    )
+    return WeekDone(report.week, metadata, report.stats.crc32c or None, description)
 
 
 def late_file_policy(settings: Settings) -> LateFilePolicy:
@@ -89,12 +80,12 @@ def late_file_policy(settings: Settings) -> LateFilePolicy:
     partitions_def=turnstile_weeks,
     group_name="raw",
     kinds={"gcs", "file"},
-    output_required=False,  # materialisations are reported per week, as each one lands
     backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=SETTINGS.weeks_per_run),
     # A run retries only transient failures that outlasted the in-run retries (see Failure
     # below); a 404 or a bad file fails at once.
     retry_policy=RetryPolicy(max_retries=2, delay=60, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS),
     pool=MTA_SOURCE_POOL,
+    freshness_policy=RAW_TURNSTILE_FRESHNESS,
     description=(
         "The MTA's weekly turnstile file, byte for byte as published, gzip-compressed at "
         "raw/turnstile/turnstile_YYMMDD.txt.gz. One partition per week (key: the Saturday it starts)."
@@ -105,7 +96,7 @@ def raw_turnstile(
     config: RawTurnstileConfig,
     mta_source: MtaSource,
     lake: LakeResource,
-) -> Iterator[AssetMaterialization]:
+) -> Iterator[AssetMaterialization | MaterializeResult]:
     keys = list(context.partition_keys)
     # A lake that cannot be used (missing bucket, bad key, denied access) fails the run at once,
     # naming the setting, before anything is downloaded. Not retried: the run retry policy is
@@ -125,6 +116,7 @@ def raw_turnstile(
         max_workers=config.max_concurrent_downloads,
         late=late_file_policy(Settings.from_env()),
     )
+    done: list[WeekDone] = []
     try:
         for outcome in landing:
             if isinstance(outcome, WeekFailure):
@@ -135,12 +127,13 @@ def raw_turnstile(
                 f"({outcome.stats.source_bytes:,} bytes, {outcome.stats.data_rows:,} rows"
                 + (f", {outcome.mb_per_s:.1f} MB/s)" if outcome.downloaded else ")")
             )
-            yield week_materialization(outcome)
+            done.append(week_done(outcome))
     finally:
         site.close()
     if landing.index_readable is False:
         context.log.warning("index page unreadable: used computed file names (right for weeks since 2013)")
     verdict = landing.verdict()
+    done.sort(key=lambda week: week.week)
     if verdict.outcome == "retry_later":
         # The week just ended and the MTA has not published its file yet (the weekly schedule
         # runs on Saturday morning; publication is sometimes later). Not a failure yet: ask
@@ -150,10 +143,14 @@ def raw_turnstile(
             f"not published yet: {', '.join(verdict.failed_weeks)}; trying again in "
             f"{verdict.retry_seconds:.0f} s (retry {context.retry_number + 1})"
         )
+        for week in done:  # the weeks that did land stay recorded while the late one is awaited
+            yield week_materialization(context.asset_key, week)
         raise RetryRequested(max_retries=verdict.max_retries, seconds_to_wait=verdict.retry_seconds)
+    failure = None
     if verdict.outcome == "failed":
-        raise Failure(
+        failure = Failure(
             description=verdict.summary(len(keys)),
             metadata={"failed_weeks": verdict.failed_weeks},
             allow_retries=verdict.retryable,
         )
+    yield from report_weeks(context, done, failure)
