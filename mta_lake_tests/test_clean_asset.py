@@ -42,6 +42,18 @@ def resources(mirror: MtaMirror, lake_url: str, sample_files: dict[str, bytes]) 
     }
 
 
+def clean_only(resources: dict[str, object], instance: DagsterInstance, week: str, **options: object):
+    """A run of turnstile_readings alone (its raw week landed in an earlier run, or not at all)."""
+    return materialize(
+        [turnstile_readings, raw_turnstile],
+        selection=[turnstile_readings],
+        resources=resources,
+        instance=instance,
+        partition_key=week,
+        **options,
+    )
+
+
 def readings_of(lake: Lake, week: str):
     with lake.open_read(clean_readings_key(week)) as stream:
         return pq.read_table(stream)
@@ -83,13 +95,7 @@ def test_clean_week_in_a_later_run_and_again_does_no_work(
         [raw_turnstile], resources=resources, instance=instance, partition_key=OLD_WEEK
     ).success
     raw_crc = lake.list("raw/")[0].metadata["source_crc32c"]
-    first = materialize(
-        [turnstile_readings, raw_turnstile],
-        selection=[turnstile_readings],
-        resources=resources,
-        instance=instance,
-        partition_key=OLD_WEEK,
-    )
+    first = clean_only(resources, instance, OLD_WEEK)
     assert first.success
     stored = lake.stat(clean_readings_key(OLD_WEEK))
     assert stored is not None and stored.metadata["data_version"] == output_data_version(raw_crc)
@@ -104,13 +110,7 @@ def test_clean_week_in_a_later_run_and_again_does_no_work(
     assert record.event_log_entry.asset_materialization.tags["dagster/data_version"] == output_data_version(
         raw_crc
     )
-    again = materialize(
-        [turnstile_readings, raw_turnstile],
-        selection=[turnstile_readings],
-        resources=resources,
-        instance=instance,
-        partition_key=OLD_WEEK,
-    )
+    again = clean_only(resources, instance, OLD_WEEK)
     assert again.success
     assert latest_metadata(instance, OLD_WEEK)["status"] == "unchanged"
     unchanged = lake.stat(clean_readings_key(OLD_WEEK))
@@ -120,14 +120,7 @@ def test_clean_week_in_a_later_run_and_again_does_no_work(
 def test_a_week_without_its_raw_file_fails_naming_it(
     resources: dict[str, object], lake: Lake, instance: DagsterInstance
 ) -> None:
-    result = materialize(
-        [turnstile_readings, raw_turnstile],
-        selection=[turnstile_readings],
-        resources=resources,
-        instance=instance,
-        partition_key=NEW_WEEK,
-        raise_on_error=False,
-    )
+    result = clean_only(resources, instance, NEW_WEEK, raise_on_error=False)
     assert not result.success
     (failure,) = result.get_step_failure_events()
     message = failure.step_failure_data.user_failure_data.description
