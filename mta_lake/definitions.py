@@ -11,8 +11,8 @@ from mta_lake.defs.automation.alerts import alert_on_run_failure
 from mta_lake.defs.automation.schedules import raw_turnstile_weekly
 from mta_lake.defs.automation.sensors import reconcile_raw_turnstile
 from mta_lake.defs.clean.assets import turnstile_readings
-from mta_lake.defs.raw.assets import raw_turnstile
 from mta_lake.defs.jobs import turnstile_week_job
+from mta_lake.defs.raw.assets import raw_turnstile
 from mta_lake.defs.resources import lake_resource_from_env, source_resource_from_env
 
 defs = Definitions(
