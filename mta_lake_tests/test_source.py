@@ -15,9 +15,11 @@ from mta_lake.core.source import (
     TransientSourceError,
     _retry_after_seconds,
     call_with_retries,
+    describe_http_error,
 )
 from mta_lake_tests.conftest import FAST_RETRY
-from mta_lake_tests.support.mirror import MtaMirror, Status
+from mta_lake_tests.support.fake_gcs import free_port
+from mta_lake_tests.support.mirror import MtaMirror, Reset, Status
 
 
 def test_index_lists_the_published_dates(mirror: MtaMirror, site: MtaSite) -> None:
@@ -131,3 +133,46 @@ def test_server_info_changes_only_on_stated_fields() -> None:
     assert ServerFileInfo(etag='"b"').differs_from(recorded)
     assert ServerFileInfo(content_length=11).differs_from(recorded)
     assert not ServerFileInfo(etag='"b"').differs_from(ServerFileInfo())
+
+
+# -- messages: the useful part of a network error, not requests' long wrapper -----------------------
+
+
+def test_unresolvable_host_names_the_cause_not_the_pool() -> None:
+    # .invalid never resolves (RFC 2606): the resolver answers at once, nothing leaves the machine.
+    site = MtaSite("http://nonexistent.invalid/developers", connect_timeout=2.0, retry=FAST_RETRY)
+    with pytest.raises(TransientSourceError) as caught, site.open("turnstile_170603.txt"):
+        pass
+    reason = caught.value.reason
+    assert reason.startswith(
+        "could not connect (NameResolutionError: Failed to resolve 'nonexistent.invalid'"
+    )
+    assert "Max retries" not in reason and "HTTPConnection" not in reason and not reason.endswith("...")
+
+
+def test_refused_port_names_the_cause() -> None:
+    site = MtaSite(f"http://127.0.0.1:{free_port()}/developers", connect_timeout=2.0, retry=FAST_RETRY)
+    with pytest.raises(TransientSourceError) as caught:
+        site.index_html()
+    assert caught.value.reason == (
+        "could not connect (NewConnectionError: Failed to establish a new connection: "
+        "[Errno 111] Connection refused) (gave up after 3 attempts)"
+    )
+
+
+def test_reset_mid_body_names_the_cause(mirror: MtaMirror, site: MtaSite) -> None:
+    mirror.inject("turnstile_170603.txt", Reset(1000))
+    with pytest.raises(TransientSourceError) as caught, site.open("turnstile_170603.txt") as remote:
+        b"".join(remote.iter_chunks(chunk_size=100))
+    assert "(ProtocolError: Connection broken: ConnectionResetError(104, 'Connection reset by peer'))" in str(
+        caught.value
+    )
+
+
+def test_describe_http_error_of_other_errors() -> None:
+    assert describe_http_error(ValueError("not\n  a   number")) == "ValueError: not a number"
+    assert describe_http_error(OSError(28, "No space left on device")) == (
+        "OSError: [Errno 28] No space left on device"
+    )
+    long = describe_http_error(RuntimeError("x" * 1000))
+    assert len(long) == 300 and long.endswith("...")

@@ -24,6 +24,9 @@ def raw_file_name(key: str) -> str:
 TURNSTILE_READINGS = "turnstile_readings"
 """The asset key of the clean layer."""
 
+WEEKLY_ASSETS = (RAW_TURNSTILE, TURNSTILE_READINGS)
+"""What a backfill of weeks builds: each week landed, then every weekly layer above it."""
+
 CLEAN_READINGS_PREFIX = "clean/turnstile_readings/"
 CLEAN_QUARANTINE_PREFIX = "clean/turnstile_quarantine/"
 

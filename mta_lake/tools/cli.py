@@ -1,7 +1,8 @@
 """``mta-lake``: what the ``dagster`` CLI cannot do in 1.13 for this project.
 
-    mta-lake status [--from WEEK] [--to WEEK] [--url URL] [--weeks]
-    mta-lake backfill FROM TO [--missing-only] [--wait] [--url URL] [--timeout SECONDS]
+    mta-lake status [--from WEEK] [--to WEEK] [--url URL] [--weeks] [--json] [--request-timeout S]
+    mta-lake backfill FROM TO [--missing-only] [--wait] [--url URL] [--timeout S]
+                              [--request-timeout S] [--unreachable-after S]
 
 ``status`` reconciles the MTA index page, a listing of the lake (``MTA_SITE_URL``,
 ``MTA_LAKE_URL``) and, with ``--url`` or ``MTA_DAGSTER_UI_URL``, what Dagster recorded, and
@@ -9,12 +10,31 @@ prints the weeks in each state. ``backfill`` launches an asset backfill of ``raw
 running instance through the GraphQL mutation the UI uses (so the asset's BackfillPolicy
 holds), and with ``--wait`` shows its progress and the result of each week.
 
-Exit codes: 0 success; 1 some weeks failed (or the backfill did); 2 invalid arguments;
-3 the Dagster instance or the lake cannot be reached.
+Waiting (``--wait``) sends one small query per poll (the backfill's status and counts); the runs
+and the errors of the failed ones are listed once, at the end. Each request waits
+``--request-timeout`` seconds (30) for its answer. A poll without an answer is tried again after
+2 s, 4 s, 8 s ... at most 30 s apart, with one line saying so each time: a webserver that is slow
+to answer is busy, not gone, and is waited for. Only when no connection at all can be made for
+``--unreachable-after`` seconds (300) does waiting stop, with exit code 3; the backfill itself goes
+on in Dagster.
+
+The launch is sent once and never again: it is not idempotent, and a launch whose answer was lost
+may have created the backfill. It waits four request timeouts (2 minutes) for its answer; without
+one, the backfill is looked up by the unique tag the launch carried (``mta_lake/launch_id``) for up
+to ``--unreachable-after`` seconds and followed if found; if not, exit code 3 and a message to check
+the UI before launching again.
+
+Exit codes: 0 success (every week landed; for ``status``, the report is complete); 1 some weeks
+failed, the backfill did, it did not finish within ``--timeout``, or an unexpected error; 2 invalid
+arguments; 3 the Dagster webserver or the lake cannot be reached (or, for a single request, did not
+answer in time); 4 (``status``) the MTA index page could not be read: the report is printed, but
+weeks absent from the lake are unknown rather than missing or not published; 130 interrupted.
+Errors are one line on stderr, never a traceback (``mta-lake --traceback ...`` shows it).
 """
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -22,18 +42,33 @@ from datetime import date
 from mta_lake.core import reconcile, weeks
 from mta_lake.core.settings import Settings, SettingsError
 from mta_lake.tools.graphql import (
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_UNREACHABLE_AFTER,
+    LAUNCH_TAG,
+    LAUNCH_TIMEOUT_FACTOR,
+    BackfillLaunchUnansweredError,
     BackfillStatus,
     BackfillTimeoutError,
     DagsterGraphQL,
-    DagsterUnreachableError,
+    DagsterNotAnsweringError,
     GraphQLClientError,
+    RetryNotice,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INDEX_UNREADABLE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C
 
 
 class UsageError(Exception):
     pass
+
+
+class LakeUnreachable(Exception):
+    pass
+
+
+class LaunchOutcomeUnknown(Exception):
+    """The launch got no answer and no backfill it could have created turned up."""
 
 
 def _week(value: str) -> date:
@@ -70,13 +105,12 @@ def _read_views(start: date, end: date, recorded: set[str] | None) -> reconcile.
     return reconcile.reconcile(published, objects, recorded, first=start, last=end)
 
 
-class LakeUnreachable(Exception):
-    pass
-
-
 def _ui_url(args: argparse.Namespace) -> str | None:
     """``--url``, else ``MTA_DAGSTER_UI_URL`` when it is set (None: Dagster is not asked)."""
-    return args.url or Settings.from_env().ui_url
+    url = args.url or Settings.from_env().ui_url
+    if url and not url.startswith(("http://", "https://")):
+        raise UsageError(f"the Dagster webserver's address must start with http:// or https://, not {url!r}")
+    return url
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -84,10 +118,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     url = _ui_url(args)
     recorded: set[str] | None = None
     if url:
-        with DagsterGraphQL(url) as client:
+        with DagsterGraphQL(url, timeout=args.request_timeout) as client:
             recorded = client.partition_statuses()["materialized"]
     result = _read_views(start, end, recorded)
     counts = result.counts()
+    # Everything that could be read is printed; the exit code says whether that was all of it.
+    code = EXIT_OK if result.index_readable else EXIT_INDEX_UNREADABLE
     if args.json:
         print(
             json.dumps(
@@ -102,11 +138,14 @@ def cmd_status(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return EXIT_OK
+        return code
     print(f"weeks {start.isoformat()} .. {end.isoformat()} ({len(result.weeks)} weeks)")
     print(f"dagster instance: {url or 'not asked (give --url or MTA_DAGSTER_UI_URL)'}")
     if not result.index_readable:
-        print("WARNING: the MTA index page could not be read: absent weeks are shown as unknown")
+        print(
+            f"WARNING: the MTA index page ({Settings.from_env().site_url}) could not be read (the reason "
+            "is on stderr): weeks absent from the lake are shown as unknown"
+        )
     labels = {
         reconcile.WeekState.LANDED: "landed",
         reconcile.WeekState.UNRECORDED: "in the lake, not recorded by Dagster",
@@ -129,11 +168,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(
             f"\nto land them: mta-lake backfill {start.isoformat()} {end.isoformat()} --missing-only --wait"
         )
-    return EXIT_OK
+    return code
 
 
 def _print_progress(status: BackfillStatus) -> None:
     print(f"  {status.summary()}", flush=True)
+
+
+def _print_retry(notice: RetryNotice) -> None:
+    print(f"  {notice.message()}", flush=True)
 
 
 def _print_result(status: BackfillStatus, url: str) -> int:
@@ -157,13 +200,41 @@ def _print_result(status: BackfillStatus, url: str) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def _launch(client: DagsterGraphQL, keys: list[str], title: str, patience: float) -> str:
+    """Launch the backfill once; if its answer is lost, find what it created (never launch again)."""
+    try:
+        return client.launch_asset_backfill(keys, tags={"mta_lake/trigger": "cli"}, title=title)
+    except BackfillLaunchUnansweredError as error:
+        print(
+            f"the launch got no answer ({error.reason}). It is not sent again (a second launch could "
+            f"land every week twice); looking for the backfill it may have created, tagged "
+            f"{LAUNCH_TAG}={error.launch_id}",
+            flush=True,
+        )
+        found = client.find_launched_backfill(
+            error.launch_id,
+            error.sent_at,
+            patience=patience,
+            on_retry=_print_retry,
+            on_absent=lambda delay: print(f"  not there yet; looking again in {delay:.0f} s", flush=True),
+        )
+        if found is None:
+            raise LaunchOutcomeUnknown(
+                f"the launch got no answer and no backfill tagged {LAUNCH_TAG}={error.launch_id} appeared "
+                f"on {client.url} within {patience:.0f} s. It was not launched again: look at the "
+                f"backfills in the UI ({client.url}/runs) before launching it yourself"
+            ) from None
+        print(f"found it: the webserver did create backfill {found}", flush=True)
+        return found
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     start, end = _week(args.from_week), _week(args.to_week)
     if start > end:
         raise UsageError(f"FROM {start.isoformat()} is after TO {end.isoformat()}")
     url = _ui_url(args) or Settings.from_env().ui_address
     keys = [w.isoformat() for w in weeks.weeks_between(start, end)]
-    with DagsterGraphQL(url) as client:
+    with DagsterGraphQL(url, timeout=args.request_timeout) as client:
         client.version()  # fail fast, before reading the lake, if nothing answers
         if args.missing_only:
             result = _read_views(start, end, None)
@@ -181,31 +252,65 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             if not keys:
                 print("nothing to backfill: every published week in the range is in the lake")
                 return EXIT_OK
-        backfill_id = client.launch_asset_backfill(
-            keys, tags={"mta_lake/trigger": "cli"}, title=f"mta-lake backfill {start} {end}"
-        )
+        backfill_id = _launch(client, keys, f"mta-lake backfill {start} {end}", args.unreachable_after)
+        link = f"{url}/runs/b/{backfill_id}"
         print(f"launched backfill {backfill_id} of {len(keys)} week(s): {reconcile.format_weeks(keys)}")
-        print(f"  {url}/runs/b/{backfill_id}")
+        print(f"  {link}")
         if not args.wait:
             return EXIT_OK
-        print(f"waiting (timeout {args.timeout:.0f} s):", flush=True)
+        print(
+            f"waiting (timeout {args.timeout:.0f} s; each poll waits {args.request_timeout:g} s for an "
+            f"answer; gives up after {args.unreachable_after:.0f} s without a connection):",
+            flush=True,
+        )
         try:
             final = client.wait_for_backfill(
-                backfill_id, timeout=args.timeout, poll_interval=args.poll, on_progress=_print_progress
+                backfill_id,
+                timeout=args.timeout,
+                poll_interval=args.poll,
+                on_progress=_print_progress,
+                unreachable_after=args.unreachable_after,
+                on_retry=_print_retry,
             )
         except BackfillTimeoutError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"mta-lake backfill: error: {error}; it goes on in Dagster: {link}", file=sys.stderr)
             return EXIT_FAILED
+        except DagsterNotAnsweringError as error:
+            print(
+                f"mta-lake backfill: error: {error}. Stopped waiting; the backfill goes on in Dagster: {link}",
+                file=sys.stderr,
+            )
+            return EXIT_UNREACHABLE
+        except KeyboardInterrupt:
+            print(f"\nstopped waiting; the backfill goes on in Dagster: {link}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         return _print_result(final, url)
+
+
+def _seconds(value: str) -> float:
+    """An argparse type: a number of seconds greater than zero."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {value!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {value!r}")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mta-lake", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--traceback", action="store_true", help="on an unexpected error, show the traceback, not one line"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     url_help = (
         f"Dagster webserver address (default: $MTA_DAGSTER_UI_URL, else {Settings().ui_address} for backfill)"
+    )
+    request_timeout_help = (
+        f"seconds to wait for each answer from the webserver (default {DEFAULT_REQUEST_TIMEOUT:g})"
     )
 
     status = commands.add_parser("status", help="weeks landed, missing and not published")
@@ -214,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--url", help=url_help + "; without it Dagster is not asked")
     status.add_argument("--weeks", action="store_true", help="list every week range, not the first 12")
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument(
+        "--request-timeout", type=_seconds, default=DEFAULT_REQUEST_TIMEOUT, help=request_timeout_help
+    )
     status.set_defaults(func=cmd_status)
 
     backfill = commands.add_parser("backfill", help="launch an asset backfill of raw_turnstile")
@@ -224,24 +332,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--wait", action="store_true", help="wait for the backfill, showing progress")
     backfill.add_argument("--url", help=url_help)
-    backfill.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait (default 6 h)")
-    backfill.add_argument("--poll", type=float, default=5.0, help=argparse.SUPPRESS)
+    backfill.add_argument(
+        "--timeout", type=_seconds, default=6 * 3600, help="seconds to wait for the backfill (default 6 h)"
+    )
+    backfill.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        help=request_timeout_help
+        + f"; a poll without an answer is tried again; the launch waits {LAUNCH_TIMEOUT_FACTOR} times as long",
+    )
+    backfill.add_argument(
+        "--unreachable-after",
+        type=_seconds,
+        default=DEFAULT_UNREACHABLE_AFTER,
+        help="stop waiting (exit code 3) once no connection to the webserver could be made for this "
+        f"many seconds in a row; slow answers do not count (default {DEFAULT_UNREACHABLE_AFTER:g})",
+    )
+    backfill.add_argument("--poll", type=_seconds, default=5.0, help=argparse.SUPPRESS)
     backfill.set_defaults(func=cmd_backfill)
     return parser
 
 
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The core's warnings (an unreadable index, a retried download) as one line each, named.
+    logging.basicConfig(level=logging.WARNING, format=f"mta-lake {args.command}: %(message)s")
+    prefix = f"mta-lake {args.command}: error:"
     try:
         return args.func(args)
     except (UsageError, SettingsError) as error:
-        print(f"mta-lake {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prefix} {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (DagsterUnreachableError, LakeUnreachable) as error:
-        print(f"mta-lake {args.command}: error: {error}", file=sys.stderr)
+    except (DagsterNotAnsweringError, LakeUnreachable, LaunchOutcomeUnknown) as error:
+        print(f"{prefix} {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     except GraphQLClientError as error:
-        print(f"mta-lake {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prefix} {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"\nmta-lake {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if args.traceback:
+            raise
+        print(
+            f"{prefix} unexpected {_one_line(error)} (`mta-lake --traceback {args.command} ...` shows where)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 

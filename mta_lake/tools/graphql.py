@@ -12,36 +12,107 @@ does not.
     backfill_id = client.launch_asset_backfill(["2024-01-06", "2024-01-13"])
     final = client.wait_for_backfill(backfill_id, timeout=600, on_progress=print)
     final.failed_weeks  # {"2024-01-13": "week 2024-01-13: not published: ... 404"}
+
+What it costs the webserver, and what it does when the webserver does not answer:
+
+- **Polls are one small request each** (``backfill_progress``): the backfill's status, its
+  per-asset counts and the statuses of its runs not finished yet; nothing that reads an event
+  log. The runs, with their weeks, and the errors of the failed ones are listed once, when the
+  backfill has finished (``with_runs``), so waiting on 900 weeks in 100+ runs stays cheap.
+- **Every request waits ``timeout`` seconds** for its answer (``DEFAULT_REQUEST_TIMEOUT``, 30 s).
+- **A poll that gets no answer is tried again** after 2 s, 4 s, 8 s ... at most 30 s apart
+  (``Backoff``). A time-out (or HTTP 504) means a webserver that is there but busy
+  (``DagsterBusyError``): retried for as long as the caller waits. Not connecting at all (refused,
+  unresolvable host, connection reset, HTTP 502/503 from a proxy: ``DagsterUnreachableError``) is
+  retried too, and ends the wait only once it has lasted ``unreachable_after`` seconds
+  (``DEFAULT_UNREACHABLE_AFTER``, 300 s) without a connection in between.
+- **The launch is sent once, never again**: the mutation is not idempotent, and a launch whose
+  answer was lost may well have created the backfill. It waits ``LAUNCH_TIMEOUT_FACTOR`` times the
+  request timeout, and carries a unique ``LAUNCH_TAG``: when its answer is lost after it may have
+  reached the webserver, ``BackfillLaunchUnansweredError`` says so and ``find_launched_backfill``
+  looks the backfill up by that tag.
 """
 
+import functools
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import requests
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportConnectionFailed, TransportQueryError, TransportServerError
 from gql.transport.requests import RequestsHTTPTransport
 from graphql import GraphQLError as GraphQLSyntaxError
+from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectError
 
 from mta_lake.core import weeks
-from mta_lake.core.layout import RAW_TURNSTILE
+from mta_lake.core.layout import RAW_TURNSTILE, WEEKLY_ASSETS
 from mta_lake.core.settings import DEFAULT_UI_URL
+from mta_lake.core.source import describe_http_error, innermost_http_error
+
+T = TypeVar("T")
 
 FINISHED_BACKFILL_STATUSES = frozenset(
     {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 )
 FINISHED_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 
+DEFAULT_REQUEST_TIMEOUT = 30.0
+"""Seconds each request waits for its answer. A poll is one small query that an idle webserver
+answers in milliseconds; one that waits 30 s is busy, and the poll is tried again rather than
+held open longer."""
+
+LAUNCH_TIMEOUT_FACTOR = 4
+"""The launch waits this many request timeouts (2 minutes by default): it writes the backfill and
+may queue behind other writers on a busy SQLite instance, and it is never sent twice."""
+
+DEFAULT_UNREACHABLE_AFTER = 300.0
+"""Seconds without a single connection to the webserver before waiting stops: longer than a
+``dagster dev`` restart, short enough that a webserver that is gone is reported within minutes."""
+
+LAUNCH_TAG = "mta_lake/launch_id"
+"""A unique tag on every backfill launched here (and so on its runs): finds a backfill whose
+launch got no answer."""
+
+CLOCK_SLACK_SECONDS = 600.0
+"""How far the webserver's clock may be behind this machine's when looking a launch up by time."""
+
+RUNS_PAGE_SIZE = 50
+"""Runs listed per request. Each run's materialisations are read from its event log; a page of 50
+stays well within one request's timeout even on a busy instance."""
+
 
 class GraphQLClientError(Exception):
     """Anything that went wrong talking to the Dagster webserver."""
 
 
-class DagsterUnreachableError(GraphQLClientError):
-    """No Dagster webserver answers at the URL (not started, wrong port, still starting), or it
-    did not answer in time. ``wait_for_backfill`` rides these out for ``unreachable_after`` seconds."""
+class DagsterNotAnsweringError(GraphQLClientError):
+    """A request got no answer from the webserver.
+
+    ``reason`` says how, in a few words (``timed out after 30 s``, ``NewConnectionError: ...
+    Connection refused``, ``HTTP 502``); ``may_have_arrived`` is False only when no connection was
+    made, so the webserver cannot have seen (or acted on) the request.
+    """
+
+    def __init__(self, message: str, *, url: str, reason: str, may_have_arrived: bool) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
+        self.may_have_arrived = may_have_arrived
+
+
+class DagsterUnreachableError(DagsterNotAnsweringError):
+    """No connection to a Dagster webserver at the URL: nothing listens there (not started, wrong
+    port, still starting), the host does not resolve, the connection was reset, or a proxy in front
+    of it answered 502/503. ``wait_for_backfill`` rides these out for ``unreachable_after`` seconds."""
+
+
+class DagsterBusyError(DagsterNotAnsweringError):
+    """The webserver accepted the request but did not answer in time (or a proxy said 504): it is
+    there, and busy. ``wait_for_backfill`` rides these out for as long as it waits."""
 
 
 class GraphQLError(GraphQLClientError):
@@ -52,12 +123,27 @@ class BackfillLaunchError(GraphQLClientError):
     """``launchPartitionBackfill`` refused the backfill (unknown asset, bad partitions, ...)."""
 
 
+class BackfillLaunchUnansweredError(GraphQLClientError):
+    """The launch got no answer after it may have reached the webserver: the backfill may exist.
+
+    It is not sent again; ``find_launched_backfill(error.launch_id, error.sent_at)`` tells.
+    """
+
+    def __init__(self, message: str, *, launch_id: str, sent_at: float, reason: str) -> None:
+        super().__init__(message)
+        self.launch_id = launch_id
+        self.sent_at = sent_at
+        """``time.time()`` when the launch was sent."""
+        self.reason = reason
+
+
 class BackfillTimeoutError(GraphQLClientError):
     """The backfill did not finish within the time given to ``wait_for_backfill``."""
 
-    def __init__(self, message: str, status: "BackfillStatus") -> None:
+    def __init__(self, message: str, status: "BackfillStatus | None") -> None:
         super().__init__(message)
         self.status = status
+        """The last status seen (None if no poll was answered)."""
 
 
 @dataclass(frozen=True)
@@ -92,15 +178,27 @@ class BackfillStatus:
     materialized: int
     failed: int
     in_progress: int
+    unfinished_runs: dict[str, int] = field(default_factory=dict)
+    """Runs not finished yet, counted by ``RunStatus`` (QUEUED, STARTING, STARTED, ...): in every poll."""
     runs: tuple[RunInfo, ...] = ()
+    """Every run of the backfill, oldest first: only when ``runs_listed`` (the final report)."""
+    runs_listed: bool = False
     failed_weeks: dict[str, str] = field(default_factory=dict)
-    """Week -> error message for each week that a failed run of this backfill did not land."""
+    """Week -> error message for each week that a failed run of this backfill did not land
+    (known only when ``runs_listed``)."""
     error: str | None = None
     """The backfill's own error (the daemon could not plan or launch it)."""
 
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_BACKFILL_STATUSES
+
+    @property
+    def runs_finished(self) -> bool:
+        """No run of the backfill is still queued or running."""
+        if self.runs_listed:
+            return all(run.status in FINISHED_RUN_STATUSES for run in self.runs)
+        return not self.unfinished_runs
 
     @property
     def succeeded(self) -> bool:
@@ -111,13 +209,131 @@ class BackfillStatus:
         return [run.run_id for run in self.runs]
 
     def summary(self) -> str:
-        runs_done = sum(run.status in FINISHED_RUN_STATUSES for run in self.runs)
-        return (
+        text = (
             f"backfill {self.backfill_id}: {self.status.lower()}: {self.materialized}/{self.targeted} weeks "
-            f"landed, {self.failed} failed, {self.in_progress} in progress; "
-            f"runs {runs_done}/{len(self.runs)} finished"
+            f"landed, {self.failed} failed, {self.in_progress} in progress"
+        )
+        if self.runs_listed:
+            done = sum(run.status in FINISHED_RUN_STATUSES for run in self.runs)
+            return f"{text}; runs {done}/{len(self.runs)} finished"
+        if self.unfinished_runs:
+            counts = ", ".join(f"{n} {status.lower()}" for status, n in sorted(self.unfinished_runs.items()))
+            return f"{text}; runs not finished: {counts}"
+        return text
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Seconds between tries of a request that got no answer: ``first``, doubling, at most ``cap``.
+
+    No jitter: one client polling one webserver has nobody to fall in step with.
+    """
+
+    first: float = 2.0
+    cap: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before try number ``attempt + 1`` (``attempt`` 1-based: 2, 4, 8, 16, 30, 30 ...)."""
+        return min(self.cap, self.first * 2 ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A request that got no answer, and when it is tried again: what ``on_retry`` receives."""
+
+    url: str
+    reason: str
+    """How it failed: ``timed out after 30 s``, ``NewConnectionError: ... Connection refused``, ..."""
+    delay: float
+    """Seconds until the next try."""
+    silent_for: float
+    """Seconds since the first request of this outage that got no answer."""
+    unreachable_for: float | None
+    """Seconds without a connection, or None when the webserver is there but slow (a time-out)."""
+    unreachable_after: float
+    """When ``unreachable_for`` reaches this, waiting stops."""
+
+    def message(self) -> str:
+        """One line: ``webserver at URL not answering (REASON); retrying in M s - ... for K s so far``."""
+        delay = f"{self.delay:.0f}" if self.delay >= 1 else f"{self.delay:.1f}"
+        head = f"webserver at {self.url} not answering ({self.reason}); retrying in {delay} s"
+        if self.unreachable_for is None:
+            return f"{head} - no answer for {self.silent_for:.0f} s so far"
+        return (
+            f"{head} - unreachable for {self.unreachable_for:.0f} s so far "
+            f"(gives up at {self.unreachable_after:.0f} s)"
         )
 
+
+class Outage:
+    """Requests in a row that got no answer: when to try again, and when to give up.
+
+    A slow answer (``DagsterBusyError``) means a webserver that is there: tried again, for as long
+    as the caller waits, and the unreachable clock starts over. Failing to connect
+    (``DagsterUnreachableError``) is tried again too, until it has lasted ``unreachable_after``
+    seconds with no connection in between: then ``failed`` raises a ``DagsterUnreachableError``
+    saying for how long.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        unreachable_after: float = DEFAULT_UNREACHABLE_AFTER,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.unreachable_after = unreachable_after
+        self.backoff = backoff or Backoff()
+        self._clock = clock
+        self._attempts = 0
+        self._silent_since: float | None = None
+        self._unreachable_since: float | None = None
+
+    def answered(self) -> None:
+        """A request got its answer: the outage, if any, is over."""
+        self._attempts = 0
+        self._silent_since = self._unreachable_since = None
+
+    def failed(self, error: DagsterNotAnsweringError) -> RetryNotice:
+        """Record a request that got no answer; say when to try again, or raise if it is time to stop."""
+        now = self._clock()
+        self._attempts += 1
+        if self._silent_since is None:
+            self._silent_since = now
+        delay = self.backoff.delay(self._attempts)
+        unreachable_for: float | None = None
+        if isinstance(error, DagsterUnreachableError):
+            if self._unreachable_since is None:
+                self._unreachable_since = now
+            unreachable_for = now - self._unreachable_since
+            if unreachable_for >= self.unreachable_after:
+                raise DagsterUnreachableError(
+                    f"could not connect to the Dagster webserver at {self.url} for {unreachable_for:.0f} s "
+                    f"(the limit is {self.unreachable_after:.0f} s; last error: {error.reason})",
+                    url=self.url,
+                    reason=error.reason,
+                    may_have_arrived=error.may_have_arrived,
+                )
+            # The last try falls on the limit, not up to 30 s after it.
+            delay = min(delay, self.unreachable_after - unreachable_for)
+        else:
+            self._unreachable_since = None  # it connected: the clock starts over
+        return RetryNotice(
+            url=self.url,
+            reason=error.reason,
+            delay=delay,
+            silent_for=now - self._silent_since,
+            unreachable_for=unreachable_for,
+            unreachable_after=self.unreachable_after,
+        )
+
+
+class _OutOfTime(Exception):
+    """The caller's deadline comes before the next try."""
+
+
+VERSION_QUERY = "query Version { version }"
 
 LAUNCH_BACKFILL_MUTATION = """
 mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
@@ -133,8 +349,19 @@ mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
 }
 """
 
-BACKFILL_STATUS_QUERY = """
-query BackfillStatus($backfillId: String!) {
+FIND_BACKFILL_QUERY = """
+query FindBackfill($filters: BulkActionsFilter, $limit: Int) {
+  partitionBackfillsOrError(filters: $filters, limit: $limit) {
+    __typename
+    ... on PartitionBackfills { results { id tags { key value } } }
+    ... on Error { message }
+  }
+}
+"""
+
+# One poll: the backfill's own status and counts, and its runs not finished yet (no event logs).
+BACKFILL_PROGRESS_QUERY = """
+query BackfillProgress($backfillId: String!) {
   partitionBackfillOrError(backfillId: $backfillId) {
     __typename
     ... on PartitionBackfill {
@@ -154,6 +381,7 @@ query BackfillStatus($backfillId: String!) {
           }
         }
       }
+      unfinishedRuns { status }
     }
     ... on Error { message }
   }
@@ -224,11 +452,16 @@ def _asset_key_input(asset_key: str | Sequence[str]) -> dict[str, list[str]]:
 
 
 class DagsterGraphQL:
-    """GraphQL calls to the Dagster webserver at ``url`` (``http://host:port``, no ``/graphql``)."""
+    """GraphQL calls to the Dagster webserver at ``url`` (``http://host:port``, no ``/graphql``).
 
-    def __init__(self, url: str = DEFAULT_UI_URL, timeout: float = 30.0) -> None:
+    ``timeout``: seconds each request waits for its answer (the launch waits
+    ``LAUNCH_TIMEOUT_FACTOR`` times as long).
+    """
+
+    def __init__(self, url: str = DEFAULT_UI_URL, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
         self.url = url.rstrip("/").removesuffix("/graphql")
         self.timeout = timeout
+        # No retries in the transport: a retry here is a decision (the launch must not be resent).
         self._transport = RequestsHTTPTransport(url=self.endpoint, timeout=timeout, retries=0)
         # No schema fetch: the queries are the project's own, checked by the server.
         self._client = Client(
@@ -252,27 +485,38 @@ class DagsterGraphQL:
         self.close()
 
     # -- transport --------------------------------------------------------------------------
-    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Send one query; return its ``data`` or raise a ``GraphQLClientError`` that says why."""
+    def execute(
+        self, query: str, variables: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send one query; return its ``data`` or raise a ``GraphQLClientError`` that says why.
+
+        It waits ``timeout`` seconds (default: the client's) for the answer. No answer raises a
+        ``DagsterNotAnsweringError``: ``DagsterUnreachableError`` or ``DagsterBusyError``.
+        """
         if self._session is None:
             self._session = self._client.connect_sync()
+        wait = timeout or self.timeout
         request = GraphQLRequest(query, variable_values=variables or {})
         try:
-            return self._session.execute(request)
+            return self._session.execute(request, timeout=wait)
         except TransportConnectionFailed as error:
-            if isinstance(error.__cause__, requests.Timeout):
-                raise DagsterUnreachableError(
-                    f"the Dagster webserver at {self.url} did not answer within {self.timeout:.0f} s"
-                ) from None
-            raise DagsterUnreachableError(
-                f"no Dagster webserver at {self.url}: is `dagster dev` (or the webserver) running "
-                "there? Start it, or give its address with --url / MTA_DAGSTER_UI_URL"
-            ) from None
+            raise self._no_answer(error.__cause__, wait) from None
         except TransportServerError as error:
-            if error.code in (502, 503, 504):
-                # A proxy in front of a webserver that is restarting or overloaded: not an answer.
+            if error.code in (502, 503):
+                # A proxy in front of a webserver that is down or restarting: no connection to it.
                 raise DagsterUnreachableError(
-                    f"the Dagster webserver at {self.url} is not answering (HTTP {error.code})"
+                    f"the Dagster webserver at {self.url} is not answering (HTTP {error.code} from a "
+                    "proxy in front of it): is it running?",
+                    url=self.url,
+                    reason=f"HTTP {error.code}",
+                    may_have_arrived=True,
+                ) from None
+            if error.code == 504:
+                raise DagsterBusyError(
+                    f"the Dagster webserver at {self.url} did not answer in time (HTTP 504 from a proxy)",
+                    url=self.url,
+                    reason="HTTP 504",
+                    may_have_arrived=True,
                 ) from None
             raise GraphQLError(f"{self.endpoint} answered HTTP {error.code}") from None
         except TransportQueryError as error:
@@ -286,34 +530,121 @@ class DagsterGraphQL:
                 "Dagster webserver?"
             ) from None
 
+    def _no_answer(self, cause: BaseException | None, timeout: float) -> GraphQLClientError:
+        """The error for a request the transport could not complete (``cause``: requests' exception)."""
+        if isinstance(cause, requests.ConnectTimeout):
+            reason = f"could not connect within {timeout:g} s"
+            return DagsterUnreachableError(
+                f"no Dagster webserver at {self.url} ({reason}): is it running, and reachable from here?",
+                url=self.url,
+                reason=reason,
+                may_have_arrived=False,
+            )
+        if isinstance(cause, requests.Timeout):  # connected, sent, and no answer in time
+            reason = f"timed out after {timeout:g} s"
+            return DagsterBusyError(
+                f"the Dagster webserver at {self.url} did not answer within {timeout:g} s: it is busy, "
+                "or stuck; try again, or wait longer for each answer (--request-timeout)",
+                url=self.url,
+                reason=reason,
+                may_have_arrived=True,
+            )
+        if isinstance(cause, requests.ConnectionError):
+            reason = describe_http_error(cause)
+            # Refused or unresolvable: no connection, nothing sent (urllib3's NewConnectionError and
+            # NameResolutionError are ConnectTimeoutErrors). Reset or closed: it may have read the
+            # request before it went away.
+            connected = not isinstance(innermost_http_error(cause), Urllib3ConnectError)
+            return DagsterUnreachableError(
+                f"no Dagster webserver at {self.url} ({reason}): is `dagster dev` (or the webserver) "
+                "running there? Start it, or give its address with --url / MTA_DAGSTER_UI_URL",
+                url=self.url,
+                reason=reason,
+                may_have_arrived=connected,
+            )
+        # Not a network failure: a URL requests cannot use, say.
+        detail = describe_http_error(cause) if cause is not None else "no detail"
+        return GraphQLError(f"cannot send a request to {self.endpoint}: {detail}")
+
+    def _ride_out(
+        self,
+        call: Callable[[], T],
+        outage: Outage,
+        deadline: float,
+        on_retry: Callable[[RetryNotice], None] | None,
+    ) -> T:
+        """``call()``, tried again after each failure to get an answer, as ``outage`` decides.
+
+        Raises ``_OutOfTime`` when the next try would come after ``deadline`` (``time.monotonic``).
+        """
+        while True:
+            try:
+                result = call()
+            except DagsterNotAnsweringError as error:
+                notice = outage.failed(error)
+                if time.monotonic() + notice.delay > deadline:
+                    raise _OutOfTime(error.reason) from None
+                if on_retry is not None:
+                    on_retry(notice)
+                time.sleep(notice.delay)
+            else:
+                outage.answered()
+                return result
+
     def version(self) -> str:
         """Dagster's version on the server: a cheap "is it up?" query."""
-        return self.execute("query { version }")["version"]
+        return self.execute(VERSION_QUERY)["version"]
 
     # -- backfills ------------------------------------------------------------------------
     def launch_asset_backfill(
         self,
         partition_names: Iterable[str],
-        asset_key: str | Sequence[str] = RAW_TURNSTILE,
+        asset_keys: Sequence[str] = WEEKLY_ASSETS,
         tags: dict[str, str] | None = None,
         title: str | None = None,
         description: str | None = None,
+        timeout: float | None = None,
     ) -> str:
-        """Launch an asset backfill of ``partition_names``, as the UI does; return its id."""
+        """Launch an asset backfill of ``partition_names``, as the UI does; return its id.
+
+        Sent once, never again (see the module docstring). It waits ``timeout`` seconds (default
+        ``LAUNCH_TIMEOUT_FACTOR`` times the client's) for the answer. No connection at all raises
+        ``DagsterUnreachableError`` (nothing was launched); a lost answer raises
+        ``BackfillLaunchUnansweredError`` (something may have been).
+        """
         names = list(partition_names)
         if not names:
             raise BackfillLaunchError("nothing to backfill: no weeks given")
+        launch_id = uuid.uuid4().hex
         params: dict[str, Any] = {
-            "assetSelection": [_asset_key_input(asset_key)],
+            "assetSelection": [_asset_key_input(asset_key) for asset_key in asset_keys],
             "partitionNames": names,
             "fromFailure": False,
-            "tags": [{"key": key, "value": value} for key, value in (tags or {}).items()],
+            "tags": [
+                {"key": key, "value": value} for key, value in {**(tags or {}), LAUNCH_TAG: launch_id}.items()
+            ],
         }
         if title:
             params["title"] = title
         if description:
             params["description"] = description
-        data = self.execute(LAUNCH_BACKFILL_MUTATION, {"backfillParams": params})
+        sent_at = time.time()
+        try:
+            data = self.execute(
+                LAUNCH_BACKFILL_MUTATION,
+                {"backfillParams": params},
+                timeout=timeout or self.timeout * LAUNCH_TIMEOUT_FACTOR,
+            )
+        except DagsterNotAnsweringError as error:
+            if not error.may_have_arrived:
+                raise
+            raise BackfillLaunchUnansweredError(
+                f"the launch of the backfill got no answer from {self.url} ({error.reason}); it may have "
+                f"created the backfill (tagged {LAUNCH_TAG}={launch_id})",
+                launch_id=launch_id,
+                sent_at=sent_at,
+                reason=error.reason,
+            ) from None
         result = data["launchPartitionBackfill"]
         kind = result["__typename"]
         if kind == "LaunchBackfillSuccess":
@@ -335,6 +666,102 @@ class DagsterGraphQL:
             raise BackfillLaunchError(f"the webserver failed to launch the backfill: {result['message']}")
         raise BackfillLaunchError(f"backfill not launched ({kind}): {result.get('message', '')}".rstrip(": "))
 
+    def backfill_tagged(self, key: str, value: str, created_after: float) -> str | None:
+        """The id of a backfill created after ``created_after`` (epoch seconds) tagged ``key=value``."""
+        data = self.execute(
+            FIND_BACKFILL_QUERY,
+            {"filters": {"createdAfter": created_after - CLOCK_SLACK_SECONDS}, "limit": 100},
+        )
+        result = data["partitionBackfillsOrError"]
+        if result["__typename"] != "PartitionBackfills":
+            raise GraphQLError(f"cannot list the backfills on {self.url}: {result.get('message')}")
+        for backfill in result["results"]:
+            if any(tag["key"] == key and tag["value"] == value for tag in backfill["tags"]):
+                return backfill["id"]
+        return None
+
+    def find_launched_backfill(
+        self,
+        launch_id: str,
+        sent_at: float,
+        patience: float = DEFAULT_UNREACHABLE_AFTER,
+        backoff: Backoff | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
+        on_absent: Callable[[float], None] | None = None,
+    ) -> str | None:
+        """The backfill a launch without an answer created (``LAUNCH_TAG=launch_id``), or None.
+
+        A webserver that got the launch late may still be creating the backfill, so an absent one
+        is looked for again (``backoff`` apart; ``on_absent(delay)`` each time) for ``patience``
+        seconds. Lookups that get no answer are tried again as in ``wait_for_backfill``.
+        """
+        backoff = backoff or Backoff()
+        deadline = time.monotonic() + patience
+        outage = Outage(self.url, patience, backoff)
+        lookup = functools.partial(self.backfill_tagged, LAUNCH_TAG, launch_id, sent_at)
+        absent = 0
+        try:
+            while True:
+                found = self._ride_out(lookup, outage, deadline, on_retry)
+                if found is not None:
+                    return found
+                absent += 1
+                delay = backoff.delay(absent)
+                if time.monotonic() + delay > deadline:
+                    return None
+                if on_absent is not None:
+                    on_absent(delay)
+                time.sleep(delay)
+        except _OutOfTime:
+            return None
+
+    def backfill_progress(self, backfill_id: str) -> BackfillStatus:
+        """The backfill's status, counts and unfinished runs: one small request, what a poll sends."""
+        data = self.execute(BACKFILL_PROGRESS_QUERY, {"backfillId": backfill_id})
+        result = data["partitionBackfillOrError"]
+        if result["__typename"] != "PartitionBackfill":
+            raise GraphQLError(f"backfill {backfill_id}: {result.get('message', result['__typename'])}")
+        # Counted in weeks, not in (asset, week) pairs: a backfill builds every layer of its weeks,
+        # so a week is done when the slowest layer has it, failed when any layer failed it.
+        per_asset = [
+            counts
+            for counts in (result.get("assetBackfillData") or {}).get("assetBackfillStatuses") or []
+            if counts["__typename"] == "AssetPartitionsStatusCounts"
+        ]
+        targeted = max((c["numPartitionsTargeted"] for c in per_asset), default=0)
+        materialized = min((c["numPartitionsMaterialized"] for c in per_asset), default=0)
+        failed = max((c["numPartitionsFailed"] for c in per_asset), default=0)
+        in_progress = max((c["numPartitionsInProgress"] for c in per_asset), default=0)
+        if not targeted:
+            targeted = result.get("numPartitions") or 0
+        return BackfillStatus(
+            backfill_id=backfill_id,
+            status=result["status"],
+            targeted=targeted,
+            materialized=materialized,
+            failed=failed,
+            in_progress=in_progress,
+            unfinished_runs=dict(Counter(run["status"] for run in result.get("unfinishedRuns") or [])),
+            error=(result.get("error") or {}).get("message"),
+        )
+
+    def with_runs(self, status: BackfillStatus) -> BackfillStatus:
+        """``status`` with the backfill's runs listed, and the failed weeks with their errors."""
+        runs = self.runs_for_backfill(status.backfill_id)
+        failed_weeks: dict[str, str] = {}
+        for run in runs:
+            for week in run.failed_partitions:
+                failed_weeks[week] = _error_for_week(run.error, week)
+        # A week that a later run (a retry) landed is no longer failed.
+        landed = {week for run in runs for week in run.materialized}
+        failed_weeks = {week: error for week, error in sorted(failed_weeks.items()) if week not in landed}
+        return replace(status, runs=tuple(runs), runs_listed=True, failed_weeks=failed_weeks)
+
+    def backfill_status(self, backfill_id: str, with_runs: bool = True) -> BackfillStatus:
+        """The backfill's progress and, with ``with_runs``, its runs and failed weeks (costlier)."""
+        status = self.backfill_progress(backfill_id)
+        return self.with_runs(status) if with_runs else status
+
     def runs_for_backfill(self, backfill_id: str, with_errors: bool = True) -> list[RunInfo]:
         """Every run the backfill launched, oldest first; failed runs carry their error."""
         runs: list[RunInfo] = []
@@ -345,7 +772,7 @@ class DagsterGraphQL:
                 {
                     "filter": {"tags": [{"key": weeks.BACKFILL_TAG, "value": backfill_id}]},
                     "cursor": cursor,
-                    "limit": 200,
+                    "limit": RUNS_PAGE_SIZE,
                 },
             )
             result = data["runsOrError"]
@@ -358,6 +785,7 @@ class DagsterGraphQL:
                 materialized = sorted(
                     {m["partition"] for m in run["assetMaterializations"] if m.get("partition")}
                 )
+                # Only a failed run's event log is read, and only here, once.
                 error = self.run_error(run["runId"]) if with_errors and run["status"] == "FAILURE" else None
                 runs.append(
                     RunInfo(
@@ -368,7 +796,7 @@ class DagsterGraphQL:
                         error=error,
                     )
                 )
-            if len(page) < 200:
+            if len(page) < RUNS_PAGE_SIZE:
                 break
             cursor = page[-1]["runId"]
         # runsOrError lists newest first; oldest first reads better in a report.
@@ -399,65 +827,49 @@ class DagsterGraphQL:
         # A step retried by its RetryPolicy fails once per attempt; the last attempt is the story.
         return errors[-1].strip() if errors else None
 
-    def backfill_status(self, backfill_id: str, with_runs: bool = True) -> BackfillStatus:
-        data = self.execute(BACKFILL_STATUS_QUERY, {"backfillId": backfill_id})
-        result = data["partitionBackfillOrError"]
-        if result["__typename"] != "PartitionBackfill":
-            raise GraphQLError(f"backfill {backfill_id}: {result.get('message', result['__typename'])}")
-        targeted = materialized = failed = in_progress = 0
-        for counts in (result.get("assetBackfillData") or {}).get("assetBackfillStatuses") or []:
-            if counts["__typename"] == "AssetPartitionsStatusCounts":
-                targeted += counts["numPartitionsTargeted"]
-                materialized += counts["numPartitionsMaterialized"]
-                failed += counts["numPartitionsFailed"]
-                in_progress += counts["numPartitionsInProgress"]
-        if not targeted:
-            targeted = result.get("numPartitions") or 0
-        runs = self.runs_for_backfill(backfill_id) if with_runs else []
-        failed_weeks: dict[str, str] = {}
-        for run in runs:
-            for week in run.failed_partitions:
-                failed_weeks[week] = _error_for_week(run.error, week)
-        # A week that a later run (a retry) landed is no longer failed.
-        landed = {week for run in runs for week in run.materialized}
-        failed_weeks = {week: error for week, error in sorted(failed_weeks.items()) if week not in landed}
-        return BackfillStatus(
-            backfill_id=backfill_id,
-            status=result["status"],
-            targeted=targeted,
-            materialized=materialized,
-            failed=failed,
-            in_progress=in_progress,
-            runs=tuple(runs),
-            failed_weeks=failed_weeks,
-            error=(result.get("error") or {}).get("message"),
-        )
-
     def wait_for_backfill(
         self,
         backfill_id: str,
         timeout: float = 3600.0,
         poll_interval: float = 2.0,
         on_progress: Callable[[BackfillStatus], None] | None = None,
+        *,
+        unreachable_after: float = DEFAULT_UNREACHABLE_AFTER,
+        backoff: Backoff | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
     ) -> BackfillStatus:
-        """Poll until the backfill has finished and all its runs too; call ``on_progress`` on each change."""
+        """Poll until the backfill and all its runs have finished; return it with its runs listed.
+
+        Each poll is one ``backfill_progress`` request; ``on_progress`` gets each status whose
+        summary changed. The runs, and the errors of the failed ones, are listed once at the end.
+        A request that gets no answer is tried again (``Outage``; ``on_retry`` gets each
+        ``RetryNotice``): a busy webserver for as long as ``timeout`` allows, one that cannot be
+        connected to for ``unreachable_after`` seconds. Raises ``BackfillTimeoutError`` after
+        ``timeout`` seconds, ``DagsterUnreachableError`` after ``unreachable_after`` seconds without
+        a connection.
+        """
         deadline = time.monotonic() + timeout
-        last_summary = None
-        while True:
-            status = self.backfill_status(backfill_id)
-            runs_finished = all(run.status in FINISHED_RUN_STATUSES for run in status.runs)
-            if on_progress is not None and status.summary() != last_summary:
-                on_progress(status)
-                last_summary = status.summary()
-            if status.is_finished and runs_finished:
-                return status
-            if time.monotonic() >= deadline:
-                raise BackfillTimeoutError(
-                    f"backfill {backfill_id} still {status.status.lower()} after {timeout:.0f} s "
-                    f"({status.summary()})",
-                    status,
-                )
-            time.sleep(poll_interval)
+        outage = Outage(self.url, unreachable_after, backoff)
+        poll = functools.partial(self.backfill_progress, backfill_id)
+        last: BackfillStatus | None = None
+        try:
+            while True:
+                status = self._ride_out(poll, outage, deadline, on_retry)
+                if on_progress is not None and (last is None or status.summary() != last.summary()):
+                    on_progress(status)
+                last = status
+                if status.is_finished and status.runs_finished:
+                    return self._ride_out(
+                        functools.partial(self.with_runs, status), outage, deadline, on_retry
+                    )
+                if time.monotonic() >= deadline:
+                    raise _OutOfTime("still running")
+                time.sleep(poll_interval)
+        except _OutOfTime as stopped:
+            state = f"still {last.status.lower()} ({last.summary()})" if last else f"not seen ({stopped})"
+            raise BackfillTimeoutError(
+                f"backfill {backfill_id} {state} after {timeout:.0f} s", last
+            ) from None
 
     # -- the asset's recorded state -----------------------------------------------------------
     def partition_statuses(self, asset_key: str | Sequence[str] = RAW_TURNSTILE) -> dict[str, set[str]]:

@@ -95,7 +95,7 @@ def _backfill_request(weeks_to_request: list[str], asset_keys: list[AssetKey]) -
 @sensor(
     name="reconcile_raw_turnstile",
     # Needed to request asset backfills (RunRequest.for_asset_graph_subset) from a sensor.
-    asset_selection=[RAW_TURNSTILE_KEY, TURNSTILE_READINGS_KEY],
+    asset_selection=[AssetKey(key) for key in layout.WEEKLY_ASSETS],
     minimum_interval_seconds=SETTINGS.reconcile_interval_seconds,
     default_status=DefaultSensorStatus.RUNNING
     if SETTINGS.reconcile_sensor_running
@@ -166,7 +166,7 @@ def reconcile_raw_turnstile(context: SensorEvaluationContext, mta_source: MtaSou
         context.log.info("weeks to land or clean wait for the reconciliation backfill in flight to finish")
     if plan.request:
         # The layers above raw follow in the same runs.
-        run_requests.append(_backfill_request(plan.request, [RAW_TURNSTILE_KEY, TURNSTILE_READINGS_KEY]))
+        run_requests.append(_backfill_request(plan.request, [AssetKey(key) for key in layout.WEEKLY_ASSETS]))
         context.log.info(
             f"requesting {len(plan.request)} of {plan.candidates} week(s) to land as an asset backfill: "
             f"{reconcile.format_weeks(plan.request)}"
