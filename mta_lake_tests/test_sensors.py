@@ -9,9 +9,10 @@ import pytest
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, Definitions, build_sensor_context
 
 from mta_lake.core.lake import LocalLake
-from mta_lake.core.layout import raw_key
+from mta_lake.core.layout import WEEKLY_ASSETS, raw_key
 from mta_lake.defs.automation.sensors import RECONCILE_TAG, reconcile_raw_turnstile
 from mta_lake.defs.clean.assets import turnstile_readings
+from mta_lake.defs.mart.assets import dbt_resource, ridership_mart
 from mta_lake.defs.raw.assets import raw_turnstile
 from mta_lake.defs.resources import LocalLakeResource, MtaSource
 from mta_lake_tests.support.mirror import MtaMirror
@@ -60,12 +61,15 @@ def sensor_context(
     resources = {
         "mta_source": MtaSource(site_url=site_url, **source),
         "lake": LocalLakeResource(path=str(lake.root)),
+        "dbt": dbt_resource(),
     }
     return build_sensor_context(
         instance=instance,
         cursor=cursor,
         definitions=Definitions(
-            assets=[raw_turnstile, turnstile_readings], sensors=[reconcile_raw_turnstile], resources=resources
+            assets=[raw_turnstile, turnstile_readings, ridership_mart],
+            sensors=[reconcile_raw_turnstile],
+            resources=resources,
         ),
         resources=resources,
     )
@@ -78,14 +82,18 @@ def evaluate(instance: DagsterInstance, mirror: MtaMirror, lake: LocalLake, curs
 
 
 def requested_weeks(result, asset_key: AssetKey = RAW) -> list[str]:
-    """The weeks requested of ``asset_key``; a request of raw weeks also asks for their clean weeks."""
+    """The weeks requested of ``asset_key``; a request of raw weeks also asks for every layer above."""
     weeks: list[str] = []
     for request in result.run_requests or []:
         assert request.tags[RECONCILE_TAG] == "true"
         subsets = request.asset_graph_subset.partitions_subsets_by_asset_key
         if RAW in subsets:
-            assert set(subsets) == {RAW, READINGS}
+            assert set(subsets) == {AssetKey(key) for key in WEEKLY_ASSETS}
             assert set(subsets[RAW].get_partition_keys()) == set(subsets[READINGS].get_partition_keys())
+        else:
+            assert set(subsets) == {
+                AssetKey(key) for key in WEEKLY_ASSETS[1:]
+            }  # the clean weeks and the mart
         if asset_key in subsets and (asset_key == RAW or RAW not in subsets):
             weeks.extend(subsets[asset_key].get_partition_keys())
     return sorted(weeks)
@@ -165,3 +173,85 @@ def test_weeks_in_the_raw_lake_without_a_clean_week_are_requested_for_cleaning(i
         instance.report_runless_asset_event(event)
     second = evaluate(instance, mirror, lake, cursor=result.cursor)
     assert requested_weeks(second, READINGS) == []
+
+
+# -- watch_mta_index ---------------------------------------------------------------------------
+
+
+def watch(instance: DagsterInstance, mirror: MtaMirror, lake: LocalLake):
+    from mta_lake.defs.automation.sensors import watch_mta_index
+
+    resources = {"mta_source": MtaSource(site_url=mirror.url), "lake": LocalLakeResource(path=str(lake.root))}
+    context = build_sensor_context(
+        instance=instance,
+        definitions=Definitions(
+            assets=[raw_turnstile, turnstile_readings], sensors=[watch_mta_index], resources=resources
+        ),
+        resources=resources,
+    )
+    return watch_mta_index.evaluate_tick(context)
+
+
+def test_watch_sensor_keeps_the_snapshot_and_says_once_that_the_source_stopped(instance, prepared) -> None:
+    from datetime import date, datetime
+
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from mta_lake.core import source_state, weeks
+
+    mirror, lake = prepared
+    # A run in flight for a week the MTA never published: not excluded while it runs (a backfill
+    # whose target partitions vanish would fail as a whole).
+    instance.add_run(
+        DagsterRun(
+            job_name="turnstile_week_job",
+            run_id="running-unpublished-week",
+            status=DagsterRunStatus.STARTED,
+            tags={"dagster/partition": "2023-12-30"},
+        )
+    )
+    first = watch(instance, mirror, lake)
+    snapshot = source_state.read_snapshot(lake)
+    assert snapshot is not None
+    assert snapshot.newest_file == date(2024, 2, 3)
+    excluded = set(snapshot.excluded)
+    assert date(2010, 5, 1) in excluded  # never published (this mirror lists four files)
+    assert date(2023, 12, 30) not in excluded  # in flight
+    assert not {date(2024, 1, 6), date(2024, 1, 13), date(2024, 1, 20), date(2024, 1, 27)} & excluded
+    # Today (the machine's clock) the newest file is years old: said once, as an observation.
+    (observation,) = first.asset_events
+    assert observation.metadata["source_status"].value == "discontinued"
+    assert "looks discontinued since week 2024-02-03" in observation.description
+    second = watch(instance, mirror, lake)
+    assert not second.asset_events and second.skip_message.startswith("unchanged: ")
+    # The MTA publishes again: said once more, and the new week is no longer excluded.
+    latest = weeks.latest_ended_week(datetime.now(weeks.NEW_YORK))
+    mirror.add(weeks.file_name(weeks.week_end(latest)), b"x")
+    resumed = watch(instance, mirror, lake)
+    (observation,) = resumed.asset_events
+    assert observation.metadata["source_status"].value == "publishing"
+    assert latest not in source_state.read_snapshot(lake).excluded
+
+
+def test_watch_sensor_keeps_the_snapshot_when_the_index_is_unreadable(instance, prepared) -> None:
+    from mta_lake.core import source_state
+    from mta_lake_tests.support.mirror import Status
+
+    mirror, lake = prepared
+    watch(instance, mirror, lake)
+    before = source_state.read_snapshot(lake)
+    mirror.index_faults.extend([Status(503)] * 3)
+    result = watch(instance, mirror, lake)
+    assert "could not be read" in result.skip_message
+    assert source_state.read_snapshot(lake) == before
+
+
+def test_watch_sensor_is_registered() -> None:
+    """``watch_mta_index`` must be in the code location (mta_lake/definitions.py), running by default."""
+    from dagster import DefaultSensorStatus
+
+    from mta_lake.definitions import defs
+
+    sensor = defs.resolve_sensor_def("watch_mta_index")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING

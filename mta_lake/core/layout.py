@@ -24,7 +24,15 @@ def raw_file_name(key: str) -> str:
 TURNSTILE_READINGS = "turnstile_readings"
 """The asset key of the clean layer."""
 
-WEEKLY_ASSETS = (RAW_TURNSTILE, TURNSTILE_READINGS)
+MART_MODELS = (
+    "turnstile_week_last_readings",
+    "turnstile_intervals",
+    "station_daily_ridership",
+    "system_daily_ridership",
+)
+"""The mart's dbt models (``mta_lake/warehouse/models``), each an asset of the same name."""
+
+WEEKLY_ASSETS = (RAW_TURNSTILE, TURNSTILE_READINGS, *MART_MODELS)
 """What a backfill of weeks builds: each week landed, then every weekly layer above it."""
 
 CLEAN_READINGS_PREFIX = "clean/turnstile_readings/"

@@ -55,6 +55,8 @@ class WeekStatus:
 class Reconciliation:
     weeks: tuple[WeekStatus, ...]
     index_readable: bool = True
+    newest_file: date | None = None
+    """The date of the newest file on the index page (None: unreadable), for ``source_state.source_status``."""
 
     def by_state(self, state: WeekState) -> list[WeekStatus]:
         return [status for status in self.weeks if status.state == state]
@@ -128,7 +130,11 @@ def reconcile(
             state = WeekState.LOST if key in recorded_keys else WeekState.MISSING
             name = weeks.file_name(file_date)
         statuses.append(WeekStatus(week=week, state=state, file_name=name, lake_object=obj))
-    return Reconciliation(weeks=tuple(statuses), index_readable=published is not None)
+    return Reconciliation(
+        weeks=tuple(statuses),
+        index_readable=published is not None,
+        newest_file=max(published.values(), default=None) if published else None,
+    )
 
 
 def read_published(site: MtaSite) -> dict[date, date] | None:

@@ -24,6 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SITE_URL = "http://web.mta.info/developers"
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 DEFAULT_LAKE_PATH = PROJECT_ROOT / "data" / "lake"
+DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse" / "mta.duckdb"
 
 
 class SettingsError(ValueError):
@@ -79,6 +80,12 @@ def _http_url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError("an http:// or https:// URL")
     return text.rstrip("/")
+
+
+def _dbt_target(text: str) -> str:
+    if text not in ("duckdb", "duckdb_gcs", "bigquery"):
+        raise ValueError("duckdb, duckdb_gcs or bigquery")
+    return text
 
 
 def _text(text: str) -> str:
@@ -172,6 +179,24 @@ class Settings:
         _positive_number,
         runs=True,
     )
+    # -- the source as a whole (mta_lake.core.source_state) ---------------------------------
+    source_stale_weeks: int = _setting(
+        "MTA_SOURCE_STALE_WEEKS",
+        4,
+        "when the newest file on the MTA index page is more than this many weeks old, the source "
+        "looks discontinued: the weekly schedule skips its ticks with that reason, the "
+        "`watch_mta_index` sensor says so once (log, observation, alert) and again when files "
+        "reappear, and `mta-lake status` prints it",
+        _whole(1, 520),
+    )
+    index_watch_interval_seconds: int = _setting(
+        "MTA_INDEX_WATCH_INTERVAL_SECONDS",
+        600,
+        "minimum seconds between two ticks of the `watch_mta_index` sensor, which reads the index "
+        "page, keeps the weeks the MTA never published out of the partitions (`state/published_files.json` "
+        "in the lake) and watches for a discontinued source",
+        _whole(5, 86400),
+    )
     # -- keeping the lake complete -----------------------------------------------------------
     reconcile_sensor_running: bool = _setting(
         "MTA_RECONCILE_SENSOR",
@@ -206,6 +231,29 @@ class Settings:
         6.0,
         "hours before the sensor requests again a week whose request did not land it",
         _positive_number,
+    )
+    # -- the mart ----------------------------------------------------------------------------
+    warehouse_path: str = _setting(
+        "MTA_WAREHOUSE_PATH",
+        str(DEFAULT_WAREHOUSE_PATH),
+        "the DuckDB file of the ridership mart (dbt's work files go beside it, in `dbt/`)",
+        shown_default="`data/warehouse/mta.duckdb` in the checkout",
+        runs=True,
+    )
+    duckdb_memory_limit: str = _setting(
+        "MTA_DUCKDB_MEMORY_LIMIT",
+        "4GB",
+        "DuckDB's memory limit while dbt builds the mart (larger sorts spill to `<warehouse>.tmp/`)",
+        runs=True,
+    )
+    warehouse_target: str | None = _setting(
+        "MTA_WAREHOUSE_TARGET",
+        None,
+        "the dbt target of the mart: `duckdb` (lake in a folder), `duckdb_gcs` (lake in GCS, read "
+        "through gcsfs) or `bigquery` (the profile's BigQuery variables, docs/SETTINGS.md)",
+        _dbt_target,
+        shown_default="unset: `duckdb` or `duckdb_gcs`, from MTA_LAKE_URL",
+        runs=True,
     )
     # -- alerts ------------------------------------------------------------------------------
     slack_webhook_set: bool = _setting(

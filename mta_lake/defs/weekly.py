@@ -15,7 +15,14 @@ output for all its weeks, so:
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from dagster import AssetExecutionContext, AssetMaterialization, DataVersion, Failure, MaterializeResult
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+)
 
 DATA_VERSION_TAG = "dagster/data_version"
 DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"
@@ -31,13 +38,13 @@ class WeekDone:
     description: str | None = None
 
 
-def week_materialization(context_asset_key, done: WeekDone) -> AssetMaterialization:
+def week_materialization(asset_key: AssetKey, done: WeekDone) -> AssetMaterialization:
     """One week's materialisation, with its own metadata and data version (a runless or partial record)."""
     tags = {}
     if done.data_version:
         tags = {DATA_VERSION_TAG: done.data_version, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
     return AssetMaterialization(
-        asset_key=context_asset_key,
+        asset_key=asset_key,
         partition=done.week,
         description=done.description,
         metadata=dict(done.metadata),

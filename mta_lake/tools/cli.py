@@ -3,12 +3,15 @@
     mta-lake status [--from WEEK] [--to WEEK] [--url URL] [--weeks] [--json] [--request-timeout S]
     mta-lake backfill FROM TO [--missing-only] [--wait] [--url URL] [--timeout S]
                               [--request-timeout S] [--unreachable-after S]
+    mta-lake ridership STATION [--from DATE] [--to DATE]
 
 ``status`` reconciles the MTA index page, a listing of the lake (``MTA_SITE_URL``,
 ``MTA_LAKE_URL``) and, with ``--url`` or ``MTA_DAGSTER_UI_URL``, what Dagster recorded, and
-prints the weeks in each state. ``backfill`` launches an asset backfill of ``raw_turnstile`` on a
-running instance through the GraphQL mutation the UI uses (so the asset's BackfillPolicy
-holds), and with ``--wait`` shows its progress and the result of each week.
+prints the weeks in each state. ``backfill`` launches an asset backfill of ``raw_turnstile`` and
+every weekly layer above it on a running instance through the GraphQL mutation the UI uses (so the
+assets' BackfillPolicy holds), and with ``--wait`` shows its progress and the result of each week.
+``ridership`` prints a station's daily entries and exits from the mart (``MTA_WAREHOUSE_PATH``),
+finding the station by part of its name.
 
 Waiting (``--wait``) sends one small query per poll (the backfill's status and counts); the runs
 and the errors of the failed ones are listed once, at the end. Each request waits
@@ -37,9 +40,10 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
-from mta_lake.core import reconcile, weeks
+from mta_lake.core import reconcile, source_state, weeks
 from mta_lake.core.settings import Settings, SettingsError
 from mta_lake.tools.graphql import (
     DEFAULT_REQUEST_TIMEOUT,
@@ -113,6 +117,23 @@ def _ui_url(args: argparse.Namespace) -> str | None:
     return url
 
 
+def _source_json(result: reconcile.Reconciliation) -> dict[str, object] | None:
+    """Whether the source looks discontinued (None when the index could not be read)."""
+    if not result.index_readable:
+        return None
+    status = source_state.source_status(
+        [result.newest_file] if result.newest_file else [],
+        datetime.now(weeks.NEW_YORK),
+        Settings.from_env().source_stale_weeks,
+    )
+    return {
+        "discontinued": status.discontinued,
+        "newest_file": status.newest_file_name,
+        "since_week": status.since.isoformat() if status.discontinued and status.since else None,
+        "message": status.describe(),
+    }
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     start, end = _range(args.from_week, args.to_week)
     url = _ui_url(args)
@@ -132,6 +153,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "to": end.isoformat(),
                     "dagster": url,
                     "index_readable": result.index_readable,
+                    "source": _source_json(result),
                     "counts": counts,
                     "weeks": {s.value: result.keys(s) for s in reconcile.WeekState},
                 },
@@ -146,6 +168,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"WARNING: the MTA index page ({Settings.from_env().site_url}) could not be read (the reason "
             "is on stderr): weeks absent from the lake are shown as unknown"
         )
+    else:
+        source = source_state.source_status(
+            [result.newest_file] if result.newest_file else [],
+            datetime.now(weeks.NEW_YORK),
+            Settings.from_env().source_stale_weeks,
+        )
+        print(("WARNING: " if source.discontinued else "") + source.describe())
     labels = {
         reconcile.WeekState.LANDED: "landed",
         reconcile.WeekState.UNRECORDED: "in the lake, not recorded by Dagster",
@@ -351,7 +380,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--poll", type=_seconds, default=5.0, help=argparse.SUPPRESS)
     backfill.set_defaults(func=cmd_backfill)
+
+    ridership = commands.add_parser(
+        "ridership", help="a station's daily entries and exits from the mart (MTA_WAREHOUSE_PATH)"
+    )
+    ridership.add_argument("station", metavar="STATION", help="the station, or part of its name (34 ST-PENN)")
+    ridership.add_argument("--from", dest="date_from", type=_date, help="first service date (YYYY-MM-DD)")
+    ridership.add_argument("--to", dest="date_to", type=_date, help="last service date (YYYY-MM-DD)")
+    ridership.set_defaults(func=cmd_ridership)
     return parser
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_ridership(args: argparse.Namespace) -> int:
+    """Print one station's daily ridership; a search that matches no station, or several, is a usage error."""
+    from mta_lake.core.mart.query import (
+        AmbiguousStation,
+        StationNotFound,
+        format_station_ridership,
+        station_ridership,
+    )
+
+    path = Path(Settings.from_env().warehouse_path)
+    if not path.exists():
+        raise UsageError(f"no warehouse at {path} (MTA_WAREHOUSE_PATH): materialise the mart first")
+    try:
+        result = station_ridership(path, args.station, args.date_from, args.date_to)
+    except (StationNotFound, AmbiguousStation) as error:
+        raise UsageError(str(error)) from None
+    print(format_station_ridership(result))
+    return EXIT_OK
 
 
 def _one_line(error: BaseException, limit: int = 300) -> str:

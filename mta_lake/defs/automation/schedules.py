@@ -1,8 +1,9 @@
 """The weekly schedule: land the week that has just ended, on Saturday mornings in New York.
 
-``build_schedule_from_partitioned_job`` picks the week a tick lands (the newest ended partition
-of ``turnstile_weeks`` at the tick's time) and gives the run a ``run_key`` equal to the week, so
-the schedule never launches a week twice.
+A tick lands the newest week that has ended at the tick's time (``weeks.latest_ended_week``, the
+newest partition of ``turnstile_weeks``) and gives the run a ``run_key`` equal to the week, so the
+schedule never launches a week twice (what ``build_schedule_from_partitioned_job`` did, plus the
+index check below).
 
 The MTA usually publishes on Saturday morning, but not always by 10:00. When the file of the
 week that just ended is not up yet, the run does not fail: ``raw_turnstile`` asks Dagster to
@@ -10,21 +11,80 @@ retry the step later (``RetryRequested``, every ``MTA_LATE_FILE_RETRY_SECONDS``,
 weekend; see ``mta_lake.defs.raw.assets``). One run stays in progress rather than a stream of red
 runs; if the file is still missing when the retries run out, the run fails and alerts. The
 reconciliation sensor (``mta_lake.defs.automation.sensors``) also lands any week the index lists later.
+
+A source that stops publishing: each tick reads the index page first. When its newest file is more
+than ``MTA_SOURCE_STALE_WEEKS`` weeks old the source looks discontinued and the tick is skipped with
+that reason (shown on the schedule's tick history) instead of launching a run that fails and alerts
+every Saturday; the decision is ``mta_lake.core.source_state.weekly_tick``. The first tick after a
+new file appears lands again. An index that cannot be read does not skip: the run decides.
 """
 
-from dagster import DefaultScheduleStatus, build_schedule_from_partitioned_job
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
 
+from mta_lake.core import source_state
+from mta_lake.core.source import MtaSite, RetryPolicy
+from mta_lake.core.weeks import PARTITION_TAG
+from mta_lake.defs.environment import SETTINGS
 from mta_lake.defs.jobs import turnstile_week_job
+from mta_lake.defs.partitions import turnstile_weeks
+from mta_lake.defs.resources import MtaSource
 
 SCHEDULE_HOUR = 10
 """10:00 New York time on Saturday: after the MTA's usual morning publication."""
 
-raw_turnstile_weekly = build_schedule_from_partitioned_job(
-    turnstile_week_job,
+SCHEDULE_TAGS = {"mta_lake/trigger": "weekly_schedule"}
+
+
+def index_site(mta_source: MtaSource) -> MtaSite:
+    """The site, for reading only the index page within a tick's time (a few short retries)."""
+    return MtaSite(
+        mta_source.site_url,
+        connect_timeout=min(mta_source.connect_timeout_seconds, 10.0),
+        read_timeout=min(mta_source.read_timeout_seconds, 20.0),
+        user_agent=mta_source.user_agent,
+        retry=RetryPolicy(max_retries=min(mta_source.max_retries, 2), backoff_base=1.0, backoff_max=5.0),
+    )
+
+
+def published_file_dates(mta_source: MtaSource):
+    """The index page's file dates, or None when it cannot be read."""
+    site = index_site(mta_source)
+    try:
+        return site.published_file_dates()
+    finally:
+        site.close()
+
+
+@schedule(
+    job=turnstile_week_job,
     name="raw_turnstile_weekly",
-    description="Saturdays 10:00 New York: land the week that just ended.",
-    hour_of_day=SCHEDULE_HOUR,
-    minute_of_hour=0,
+    cron_schedule=f"0 {SCHEDULE_HOUR} * * 6",
+    execution_timezone="America/New_York",
+    description=(
+        "Saturdays 10:00 New York: land the week that just ended; skipped, with the reason, while "
+        "the MTA source looks discontinued (MTA_SOURCE_STALE_WEEKS)."
+    ),
     default_status=DefaultScheduleStatus.RUNNING,
-    tags={"mta_lake/trigger": "weekly_schedule"},
+    tags=SCHEDULE_TAGS,
 )
+def raw_turnstile_weekly(context: ScheduleEvaluationContext, mta_source: MtaSource):
+    now = context.scheduled_execution_time
+    assert now is not None  # a schedule's tick always has one
+    decision = source_state.weekly_tick(published_file_dates(mta_source), now, SETTINGS.source_stale_weeks)
+    if decision.skip_reason:
+        context.log.warning(decision.skip_reason)
+        return SkipReason(decision.skip_reason)
+    key = decision.week.isoformat()
+    if key not in turnstile_weeks.get_partition_keys(current_time=now):
+        # Excluded: the snapshot says the MTA published no file for it and its deadline has passed.
+        return SkipReason(f"week {key} is not a partition: the MTA published no file for it")
+    if decision.status is None:
+        context.log.warning("the MTA index page could not be read: launching the week; the run decides")
+    # run_key: the schedule never launches a week twice (like build_schedule_from_partitioned_job).
+    return RunRequest(run_key=key, partition_key=key, tags={**SCHEDULE_TAGS, PARTITION_TAG: key})

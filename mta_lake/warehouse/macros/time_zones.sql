@@ -1,0 +1,42 @@
+{#- New York time, isolated here: the only SQL of the mart that differs between DuckDB and BigQuery.
+    Inside the mart every instant is UTC: a naive TIMESTAMP in UTC on DuckDB, a TIMESTAMP (always UTC)
+    on BigQuery. Service days are New York calendar days (23 hours in March, 25 in November). -#}
+
+{% macro mart_time_zone() %}{{ return("America/New_York") }}{% endmacro %}
+
+{#- A column holding a UTC instant (TIMESTAMPTZ, or a naive timestamp meaning UTC) as the mart's UTC type. -#}
+{% macro utc_instant(column) %}{{ return(adapter.dispatch('utc_instant', 'mta_mart')(column)) }}{% endmacro %}
+
+{% macro default__utc_instant(column) %}cast({{ column }} as timestamp){% endmacro %}
+
+{% macro duckdb__utc_instant(column) -%}
+    {#- The profile sets TimeZone=UTC, so a naive timestamp is cast as UTC, and a TIMESTAMPTZ keeps its instant. -#}
+    timezone('UTC', cast({{ column }} as timestamptz))
+{%- endmacro %}
+
+{% macro bigquery__utc_instant(column) %}cast({{ column }} as timestamp){% endmacro %}
+
+
+{#- The New York calendar date of a UTC instant. -#}
+{% macro local_date(utc_instant) %}{{ return(adapter.dispatch('local_date', 'mta_mart')(utc_instant)) }}{% endmacro %}
+
+{% macro default__local_date(utc_instant) -%}
+    cast(timezone('{{ mta_mart.mart_time_zone() }}', timezone('UTC', {{ utc_instant }})) as date)
+{%- endmacro %}
+
+{% macro bigquery__local_date(utc_instant) -%}
+    date({{ utc_instant }}, '{{ mta_mart.mart_time_zone() }}')
+{%- endmacro %}
+
+
+{#- The UTC instant of midnight at the start of a New York calendar date (midnight always exists in
+    New York: the clocks change at 02:00). -#}
+{% macro local_midnight_utc(date_expression) %}{{ return(adapter.dispatch('local_midnight_utc', 'mta_mart')(date_expression)) }}{% endmacro %}
+
+{% macro default__local_midnight_utc(date_expression) -%}
+    timezone('UTC', timezone('{{ mta_mart.mart_time_zone() }}', cast({{ date_expression }} as timestamp)))
+{%- endmacro %}
+
+{% macro bigquery__local_midnight_utc(date_expression) -%}
+    timestamp(datetime({{ date_expression }}), '{{ mta_mart.mart_time_zone() }}')
+{%- endmacro %}

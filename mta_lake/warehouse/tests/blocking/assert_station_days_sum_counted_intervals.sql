@@ -1,0 +1,119 @@
+{#- Blocking. Station-day totals = the sum of their counted intervals: each counted interval's day parts add
+    up exactly to its count, and each station-day (and system day) is exactly the sum of the day parts of
+    the intervals that overlap it. Examined: the processed weeks' service days (all days without `weeks`). -#}
+{#- dagster-dbt: the asset check belongs to this model (the test refs several). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'station_daily_ridership'}}}) }}
+-- depends_on: {{ ref('turnstile_week_last_readings') }}
+{%- set weeks = mta_mart.mart_test_weeks() %}
+
+with
+{%- if weeks is not none %}
+scope as (
+    select
+        first_date,
+        last_date,
+        {{ mta_mart.local_midnight_utc('first_date') }} as scope_start_utc,
+        {{ mta_mart.local_midnight_utc(dbt.dateadd('day', 1, 'last_date')) }} as scope_end_utc
+    from {{ mta_mart.processed_service_dates(weeks) }} as processed
+),
+scoped_intervals as (
+    select turnstile_intervals.*
+    from {{ ref('turnstile_intervals') }} as turnstile_intervals
+    cross join scope
+    where turnstile_intervals.ended_at > scope.scope_start_utc
+      and turnstile_intervals.started_at < scope.scope_end_utc
+),
+{%- else %}
+scoped_intervals as (
+    select * from {{ ref('turnstile_intervals') }}
+),
+{%- endif %}
+
+parts as (
+    select * from {{ mta_mart.interval_day_parts(
+        "(select * from scoped_intervals where entries_rejection is null or exits_rejection is null)") }} as parts
+),
+
+turnstile_day_weeks as (
+    {#- The week whose station a turnstile-day takes: the latest week among its counted parts and the
+        rejected intervals ending that day (as the model). -#}
+    select service_date, turnstile_id, week from parts
+    union all
+    select ended_service_date, turnstile_id, week from scoped_intervals
+    where entries_rejection is not null or exits_rejection is not null
+),
+
+split_mismatches as (
+    {#- Intervals whose day parts do not add up to their count (checked on intervals wholly in scope). -#}
+    select
+        'interval split' as failure, cast(null as date) as service_date,
+        {{ dbt.safe_cast('turnstile_id', dbt.type_string()) }} as subject,
+        max(counted_entries) as expected_entries, sum(part_entries) as actual_entries,
+        max(counted_exits) as expected_exits, sum(part_exits) as actual_exits
+    from parts
+    group by turnstile_id, ended_at
+    having sum(part_entries) <> max(counted_entries) or sum(part_exits) <> max(counted_exits)
+),
+
+expected_station_days as (
+    {#- A turnstile's station on a day: its station in the latest week touching the day (as the model). -#}
+    select turnstile_days.service_date, turnstiles.station_key as station,
+        sum(turnstile_days.entries) as entries, sum(turnstile_days.exits) as exits
+    from (
+        select parts.service_date, parts.turnstile_id, max(weeks.week) as week,
+            sum(parts.part_entries) as entries, sum(parts.part_exits) as exits
+        from parts
+        inner join (
+            select service_date, turnstile_id, max(week) as week from turnstile_day_weeks group by service_date, turnstile_id
+        ) as weeks
+            on parts.service_date = weeks.service_date and parts.turnstile_id = weeks.turnstile_id
+        group by parts.service_date, parts.turnstile_id
+    ) as turnstile_days
+    inner join {{ ref('turnstile_week_last_readings') }} as turnstiles
+        on turnstile_days.turnstile_id = turnstiles.turnstile_id and turnstile_days.week = turnstiles.week
+    {%- if weeks is not none %}
+    where turnstile_days.service_date >= (select first_date from scope)
+      and turnstile_days.service_date <= (select last_date from scope)
+    {%- endif %}
+    group by turnstile_days.service_date, turnstiles.station_key
+),
+
+actual_station_days as (
+    select service_date, station, entries, exits
+    from {{ ref('station_daily_ridership') }}
+    {%- if weeks is not none %}
+    where service_date >= (select first_date from scope) and service_date <= (select last_date from scope)
+    {%- endif %}
+),
+
+station_mismatches as (
+    select
+        'station day' as failure, coalesce(expected.service_date, actual.service_date) as service_date,
+        coalesce(expected.station, actual.station) as subject,
+        coalesce(expected.entries, 0) as expected_entries, coalesce(actual.entries, 0) as actual_entries,
+        coalesce(expected.exits, 0) as expected_exits, coalesce(actual.exits, 0) as actual_exits
+    from expected_station_days as expected
+    full outer join actual_station_days as actual
+        on expected.service_date = actual.service_date and expected.station = actual.station
+    where coalesce(expected.entries, 0) <> coalesce(actual.entries, 0)
+       or coalesce(expected.exits, 0) <> coalesce(actual.exits, 0)
+),
+
+system_mismatches as (
+    select
+        'system day' as failure, expected.service_date, 'SYSTEM' as subject,
+        expected.entries as expected_entries, coalesce(actual.entries, 0) as actual_entries,
+        expected.exits as expected_exits, coalesce(actual.exits, 0) as actual_exits
+    from (
+        select service_date, sum(entries) as entries, sum(exits) as exits
+        from actual_station_days group by service_date
+    ) as expected
+    left join {{ ref('system_daily_ridership') }} as actual on expected.service_date = actual.service_date
+    where expected.entries <> coalesce(actual.entries, 0) or expected.exits <> coalesce(actual.exits, 0)
+)
+
+select * from split_mismatches
+union all
+select * from station_mismatches
+union all
+select * from system_mismatches
