@@ -35,6 +35,11 @@ COPY deploy/dagster.yaml deploy/workspace.yaml ${DAGSTER_HOME}/
 RUN groupadd --system --gid 10001 dagster \
     && useradd --system --uid 10001 --gid 10001 --home-dir /opt/dagster --no-create-home dagster \
     && chown -R 10001:10001 ${DAGSTER_HOME}
+# The mart's warehouse folder, and dbt's manifest of the mart parsed once here, so that the code
+# server and every run container load the definitions without running `dbt parse`.
+ENV MTA_WAREHOUSE_PATH=/opt/dagster/warehouse/mta.duckdb
+RUN python -m mta_lake.core.mart.dbt_project --parse-only \
+    && chown -R 10001:10001 /opt/dagster/warehouse
 USER 10001:10001
 
 # The code server's gRPC port (deploy/workspace.yaml, deploy/helm/values.yaml).

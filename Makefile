@@ -7,10 +7,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PORT ?= 3000
 
-.PHONY: dev test lint format validate materialize mirror clean
+.PHONY: dev test lint format validate materialize mirror mart-rebuild clean
 
 # Settings given on make's command line (make dev MTA_SITE_URL=...) reach the commands too.
-export MTA_SITE_URL MTA_LAKE_URL
+export MTA_SITE_URL MTA_LAKE_URL MTA_WAREHOUSE_PATH
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "mta_lake needs Python 3.11 (set PYTHON=...)")'
@@ -47,6 +47,10 @@ mirror: $(INSTALLED)
 # make materialize WEEK=2024-01-06 [MTA_SITE_URL=...]: land one week from the command line.
 materialize: $(INSTALLED)
 	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster asset materialize -m mta_lake.definitions --select raw_turnstile --partition $(WEEK)
+
+# make mart-rebuild: rebuild the whole ridership mart from the clean layer in the lake (dbt --full-refresh).
+mart-rebuild: $(INSTALLED)
+	$(BIN)/python -m mta_lake.core.mart.dbt_project
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

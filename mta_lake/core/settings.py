@@ -197,6 +197,14 @@ class Settings:
         "in the lake) and watches for a discontinued source",
         _whole(5, 86400),
     )
+    index_watch_running: bool = _setting(
+        "MTA_INDEX_WATCH_SENSOR",
+        True,
+        "whether the `watch_mta_index` sensor starts `running` (it lands nothing) or `stopped` (every "
+        "week since 2010 then stays a partition)",
+        _switch,
+        shown_default="running",
+    )
     # -- keeping the lake complete -----------------------------------------------------------
     reconcile_sensor_running: bool = _setting(
         "MTA_RECONCILE_SENSOR",

@@ -85,6 +85,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             MTA_WEEKS_PER_RUN="2",
             # The sensor would land every listed week on its own; this test drives backfills.
             MTA_RECONCILE_SENSOR="stopped",
+            # Keeps the withheld week a partition: this test launches it to see it fail.
+            MTA_INDEX_WATCH_SENSOR="stopped",
             MTA_RECONCILE_INTERVAL_SECONDS="10",
             MTA_RECONCILE_MAX_WEEKS="16",
             MTA_ALERT_WEBHOOK_URL=f"{webhook.url}/alerts",

@@ -12,6 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mta_lake.core.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "warehouse"
 """The dbt project (dbt_project.yml, profiles.yml, models, macros, tests)."""
@@ -158,3 +162,39 @@ def parse_project(warehouse: Warehouse) -> Path:
     if result.returncode != 0 or not manifest.exists():
         raise RuntimeError(f"dbt parse of {PROJECT_DIR} failed:\n{(result.stdout + result.stderr)[-3000:]}")
     return manifest
+
+
+def warehouse_from_settings(settings: "Settings") -> Warehouse:
+    """The warehouse the settings describe (the lake and the mart's settings in docs/SETTINGS.md)."""
+    path = Path(settings.warehouse_path).resolve()
+    return Warehouse(
+        lake_url=settings.lake_url,
+        path=path,
+        work_dir=path.parent / "dbt",
+        memory_limit=settings.duckdb_memory_limit,
+        target=settings.warehouse_target,
+    )
+
+
+def rebuild(settings: "Settings | None" = None) -> int:
+    """Rebuild the whole mart from the clean layer in the lake (``make mart-rebuild``); dbt's exit code."""
+    from mta_lake.core.settings import Settings
+
+    warehouse = warehouse_from_settings(settings or Settings.from_env())
+    process = subprocess.run(
+        [dbt_executable(), *full_rebuild_args(warehouse)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **warehouse.environment()},
+        check=False,
+    )
+    return process.returncode
+
+
+if __name__ == "__main__":
+    # `--parse-only`: write the manifest (the Docker image does this at build time).
+    if sys.argv[1:] == ["--parse-only"]:
+        from mta_lake.core.settings import Settings
+
+        print(parse_project(warehouse_from_settings(Settings.from_env())))
+        sys.exit(0)
+    sys.exit(rebuild())

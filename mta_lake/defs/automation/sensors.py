@@ -301,7 +301,9 @@ def _reload_in_background(ui_url: str) -> None:
 @sensor(
     name=WATCH_SENSOR_NAME,
     minimum_interval_seconds=SETTINGS.index_watch_interval_seconds,
-    default_status=DefaultSensorStatus.RUNNING,
+    default_status=DefaultSensorStatus.RUNNING
+    if SETTINGS.index_watch_running
+    else DefaultSensorStatus.STOPPED,
     description=(
         "Reads the MTA index page (one small request) and keeps state/published_files.json in the "
         "lake: the weeks the MTA never published are left out of raw_turnstile's partitions (the "

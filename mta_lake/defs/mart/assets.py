@@ -35,10 +35,10 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from mta_lake.core.mart import annual
 from mta_lake.core.mart.dbt_project import (
     PROJECT_DIR,
-    Warehouse,
     dbt_executable,
     full_rebuild_args,
     incremental_build_args,
+    warehouse_from_settings,
 )
 from mta_lake.core.settings import Settings
 from mta_lake.defs.clean.assets import TURNSTILE_READINGS_KEY
@@ -57,23 +57,11 @@ SYSTEM_DAILY_RIDERSHIP = AssetKey("system_daily_ridership")
 STATION_DAILY_RIDERSHIP = AssetKey("station_daily_ridership")
 
 
-def warehouse(settings: Settings) -> Warehouse:
-    """Where the mart is built and what it reads, from the settings (docs/SETTINGS.md)."""
-    path = Path(settings.warehouse_path).resolve()
-    return Warehouse(
-        lake_url=settings.lake_url,
-        path=path,
-        work_dir=path.parent / "dbt",
-        memory_limit=settings.duckdb_memory_limit,
-        target=settings.warehouse_target,
-    )
-
-
 def manifest_path(settings: Settings) -> Path:
     """dbt's manifest of the project, parsed once per checkout (and again when the project changes)."""
     from mta_lake.core.mart.dbt_project import parse_project
 
-    return parse_project(warehouse(settings))
+    return parse_project(warehouse_from_settings(settings))
 
 
 def dbt_resource() -> DbtCliResource:
@@ -143,7 +131,7 @@ def week_totals(path: Path, weeks: list[str]) -> dict[str, dict[str, int]]:
 )
 def ridership_mart(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     settings = Settings.from_env()
-    target = warehouse(settings)
+    target = warehouse_from_settings(settings)
     target.prepare()
     keys = sorted(context.partition_keys)
     args = (
@@ -171,7 +159,7 @@ def ridership_mart(context: AssetExecutionContext, dbt: DbtCliResource) -> Itera
 def matches_mta_annual_ridership(context: AssetCheckExecutionContext) -> AssetCheckResult:
     import duckdb
 
-    path = warehouse(Settings.from_env()).path
+    path = warehouse_from_settings(Settings.from_env()).path
     if not path.exists():
         return AssetCheckResult(passed=True, metadata={"years_compared": 0, "note": "no warehouse yet"})
     with duckdb.connect(str(path), read_only=True) as connection:

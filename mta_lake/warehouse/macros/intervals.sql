@@ -55,7 +55,7 @@ numbered as (
     select
         starts.*,
         sum(starts_run) over (
-            partition by turnstile_id, week order by ended_at, entries_end, exits_end
+            partition by turnstile_id, week order by ended_at, entries_end, exits_end, started_at
             rows between unbounded preceding and current row
         ) as run_number
     from (

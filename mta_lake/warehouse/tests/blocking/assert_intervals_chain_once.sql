@@ -29,7 +29,7 @@ select * from (
         from {{ ref('turnstile_intervals') }}
         where week in ({{ mta_mart.date_literals(weeks) }})
     )
-    window turnstile_history as (partition by turnstile_id order by ended_at, entries_end, exits_end)
+    window turnstile_history as (partition by turnstile_id order by ended_at, entries_end, exits_end, started_at)
 ) as chained
 where started_at > ended_at
    or (previous_ended_at is not null and (
@@ -54,14 +54,14 @@ turnstiles as (
         max(end_second) - min(start_second) as span_seconds,
         sum(mod(end_second, 1000003) * mod(end_second, 1000003)
             - mod(start_second, 1000003) * mod(start_second, 1000003)) as summed_squares,
-        {{ mta_mart.value_at_max('mod(end_second, 1000003) * mod(end_second, 1000003)', ['ended_at', 'entries_end', 'exits_end']) }}
-            - {{ mta_mart.value_at_min('mod(start_second, 1000003) * mod(start_second, 1000003)', ['ended_at', 'entries_end', 'exits_end']) }}
+        {{ mta_mart.value_at_max('mod(end_second, 1000003) * mod(end_second, 1000003)', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
+            - {{ mta_mart.value_at_min('mod(start_second, 1000003) * mod(start_second, 1000003)', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
             as span_squares,
         sum(entries_end - entries_start) as summed_entries,
-        {{ mta_mart.value_at_max('entries_end', ['ended_at', 'entries_end', 'exits_end']) }} - {{ mta_mart.value_at_min('entries_start', ['ended_at', 'entries_end', 'exits_end']) }}
+        {{ mta_mart.value_at_max('entries_end', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} - {{ mta_mart.value_at_min('entries_start', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
             as span_entries,
         sum(exits_end - exits_start) as summed_exits,
-        {{ mta_mart.value_at_max('exits_end', ['ended_at', 'entries_end', 'exits_end']) }} - {{ mta_mart.value_at_min('exits_start', ['ended_at', 'entries_end', 'exits_end']) }}
+        {{ mta_mart.value_at_max('exits_end', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} - {{ mta_mart.value_at_min('exits_start', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
             as span_exits
     from timed
     group by turnstile_id

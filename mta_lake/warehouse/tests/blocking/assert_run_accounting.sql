@@ -11,9 +11,9 @@ with runs as (
         turnstile_id, week, run_number,
         sum(entries_direction * counted_entries + rejected_entries_movement) as entries_accounted,
         sum(exits_direction * counted_exits + rejected_exits_movement) as exits_accounted,
-        {{ mta_mart.value_at_max('entries_end', ['ended_at', 'entries_end', 'exits_end']) }} - {{ mta_mart.value_at_min('entries_start', ['ended_at', 'entries_end', 'exits_end']) }}
+        {{ mta_mart.value_at_max('entries_end', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} - {{ mta_mart.value_at_min('entries_start', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
             as entries_moved,
-        {{ mta_mart.value_at_max('exits_end', ['ended_at', 'entries_end', 'exits_end']) }} - {{ mta_mart.value_at_min('exits_start', ['ended_at', 'entries_end', 'exits_end']) }}
+        {{ mta_mart.value_at_max('exits_end', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} - {{ mta_mart.value_at_min('exits_start', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
             as exits_moved,
         min(entries_direction) as min_entries_direction,
         max(entries_direction) as max_entries_direction,
