@@ -57,7 +57,7 @@ def test_defs_load_and_validate() -> None:
     assert asset.partitions_def == turnstile_weeks
     assert asset.backfill_policy is not None
     assert asset.backfill_policy.policy_type == BackfillPolicyType.MULTI_RUN
-    assert asset.backfill_policy.max_partitions_per_run == 8
+    assert asset.backfill_policy.max_partitions_per_run == 26
     assert {"mta_source", "lake"} <= set(defs.resources or {})
 
 

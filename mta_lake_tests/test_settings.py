@@ -16,7 +16,7 @@ def test_defaults_and_empty_values_are_the_same() -> None:
     every_variable_empty = {doc.variable: "" for doc in documented()}
     assert Settings.from_env({}) == Settings() == Settings.from_env(every_variable_empty)
     defaults = Settings()
-    assert defaults.weeks_per_run == 8 and defaults.reconcile_weeks_per_tick == 32
+    assert defaults.weeks_per_run == 26 and defaults.reconcile_weeks_per_tick == 104
     assert defaults.ui_url is None and defaults.ui_address == DEFAULT_UI_URL
     assert defaults.late_file_grace_seconds == 48 * 3600
     assert defaults.reconcile_sensor_running is False  # a laptop does not land 25 GB on its own

@@ -160,7 +160,7 @@ class Settings:
     # -- landing -----------------------------------------------------------------------------
     weeks_per_run: int = _setting(
         "MTA_WEEKS_PER_RUN",
-        8,
+        26,
         "weeks per backfill run (`raw_turnstile`'s BackfillPolicy): start-up cost against retry cost",
         _whole(1, 520),
         runs=True,

@@ -721,17 +721,19 @@ class DagsterGraphQL:
         result = data["partitionBackfillOrError"]
         if result["__typename"] != "PartitionBackfill":
             raise GraphQLError(f"backfill {backfill_id}: {result.get('message', result['__typename'])}")
-        # Counted in weeks, not in (asset, week) pairs: a backfill builds every layer of its weeks,
-        # so a week is done when the slowest layer has it, failed when any layer failed it.
-        per_asset = [
-            counts
+        # Counted in weeks, not in (asset, week) pairs: the weeks of the raw layer (what "landed"
+        # means); a backfill of another asset alone is counted by its own slowest asset. A failure in
+        # a layer above still shows: the backfill then ends COMPLETED_FAILED, and its runs say where.
+        per_asset = {
+            "/".join(counts["assetKey"]["path"]): counts
             for counts in (result.get("assetBackfillData") or {}).get("assetBackfillStatuses") or []
             if counts["__typename"] == "AssetPartitionsStatusCounts"
-        ]
-        targeted = max((c["numPartitionsTargeted"] for c in per_asset), default=0)
-        materialized = min((c["numPartitionsMaterialized"] for c in per_asset), default=0)
-        failed = max((c["numPartitionsFailed"] for c in per_asset), default=0)
-        in_progress = max((c["numPartitionsInProgress"] for c in per_asset), default=0)
+        }
+        chosen = [per_asset[RAW_TURNSTILE]] if RAW_TURNSTILE in per_asset else list(per_asset.values())
+        targeted = max((c["numPartitionsTargeted"] for c in chosen), default=0)
+        materialized = min((c["numPartitionsMaterialized"] for c in chosen), default=0)
+        failed = max((c["numPartitionsFailed"] for c in chosen), default=0)
+        in_progress = max((c["numPartitionsInProgress"] for c in chosen), default=0)
         if not targeted:
             targeted = result.get("numPartitions") or 0
         return BackfillStatus(

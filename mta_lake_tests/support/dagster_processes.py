@@ -183,6 +183,8 @@ def dagster_env(env: Mapping[str, str], dagster_home: Path) -> dict[str, str]:
     """``env`` plus what every Dagster process here needs: DAGSTER_HOME and the venv on PATH."""
     merged = dict(env)
     merged["DAGSTER_HOME"] = str(dagster_home)
+    # Each stack its own mart: never the checkout's data/warehouse, which other tests may be using.
+    merged.setdefault("MTA_WAREHOUSE_PATH", str(dagster_home / "warehouse" / "mta.duckdb"))
     merged["PATH"] = f"{VENV_BIN}{os.pathsep}{merged.get('PATH', os.environ.get('PATH', ''))}"
     merged.setdefault("PYTHONUNBUFFERED", "1")
     return merged

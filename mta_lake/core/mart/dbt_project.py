@@ -4,11 +4,13 @@ The Dagster layer (dagster-dbt) and the benchmark call these, so the command lin
 environment the profile reads are defined once. Plain Python: no Dagster, no dbt import.
 """
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -51,6 +53,10 @@ class Warehouse:
             "MTA_WAREHOUSE_PATH": str(self.path),
             "MTA_DUCKDB_MEMORY_LIMIT": self.memory_limit,
             "MTA_WAREHOUSE_TARGET": self.dbt_target,
+            # A run that builds only some models (an asset backfill plans the mart's models as their
+            # upstream weeks are done) runs only the tests whose models are all built in it: a test
+            # of a model not built yet would fail on a missing table.
+            "DBT_INDIRECT_SELECTION": "cautious",
         }
 
     def prepare(self) -> None:
@@ -198,3 +204,20 @@ if __name__ == "__main__":
         print(parse_project(warehouse_from_settings(Settings.from_env())))
         sys.exit(0)
     sys.exit(rebuild())
+
+
+@contextmanager
+def exclusive(warehouse: Warehouse) -> Iterator[None]:
+    """Hold the warehouse for one writer at a time (an advisory lock on ``<path>.lock``, blocking).
+
+    DuckDB allows one process to open a file for writing; two runs of the mart at once (two
+    backfills, the schedule and a backfill) would otherwise fail with a lock error. Readers that open
+    the file after dbt (the week's totals, the annual check) hold it too, so no run writes under them.
+    """
+    warehouse.prepare()
+    with open(warehouse.path.with_name(warehouse.path.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

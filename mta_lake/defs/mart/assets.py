@@ -36,6 +36,7 @@ from mta_lake.core.mart import annual
 from mta_lake.core.mart.dbt_project import (
     PROJECT_DIR,
     dbt_executable,
+    exclusive,
     full_rebuild_args,
     incremental_build_args,
     warehouse_from_settings,
@@ -138,12 +139,14 @@ def ridership_mart(context: AssetExecutionContext, dbt: DbtCliResource) -> Itera
         full_rebuild_args(target) if len(keys) > FULL_REBUILD_WEEKS else incremental_build_args(target, keys)
     )
     context.log.info(f"dbt {' '.join(args[:1])} for {len(keys)} week(s) into {target.path}")
-    with environment(target.environment()):
+    with exclusive(target), environment(target.environment()):
         # Collected first: the warehouse file is dbt's until its process ends (one writer).
         events = list(dbt.cli(args, context=context).stream())
-    if SYSTEM_DAILY_RIDERSHIP in context.selected_asset_keys:
-        for week, figures in week_totals(target.path, keys).items():
-            context.add_asset_metadata(figures, asset_key=SYSTEM_DAILY_RIDERSHIP, partition_key=week)
+        totals = (
+            week_totals(target.path, keys) if SYSTEM_DAILY_RIDERSHIP in context.selected_asset_keys else {}
+        )
+    for week, figures in totals.items():
+        context.add_asset_metadata(figures, asset_key=SYSTEM_DAILY_RIDERSHIP, partition_key=week)
     yield from events
 
 
@@ -159,10 +162,10 @@ def ridership_mart(context: AssetExecutionContext, dbt: DbtCliResource) -> Itera
 def matches_mta_annual_ridership(context: AssetCheckExecutionContext) -> AssetCheckResult:
     import duckdb
 
-    path = warehouse_from_settings(Settings.from_env()).path
-    if not path.exists():
+    target = warehouse_from_settings(Settings.from_env())
+    if not target.path.exists():
         return AssetCheckResult(passed=True, metadata={"years_compared": 0, "note": "no warehouse yet"})
-    with duckdb.connect(str(path), read_only=True) as connection:
+    with exclusive(target), duckdb.connect(str(target.path), read_only=True) as connection:
         comparisons = annual.check_annual_ridership(connection)
     metadata: dict[str, Any] = {"years_compared": len(comparisons)}
     for comparison in comparisons:
