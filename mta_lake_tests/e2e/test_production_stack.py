@@ -25,7 +25,7 @@ import yaml
 
 from mta_lake.core import weeks
 from mta_lake.core.lake import GCSLake
-from mta_lake.core.layout import raw_key
+from mta_lake.core.layout import WEEKLY_ASSETS, clean_readings_key, raw_key
 from mta_lake.tools.graphql import DagsterGraphQL
 from mta_lake_tests.support.dagster_processes import (
     VENV_BIN,
@@ -166,7 +166,9 @@ def test_backfill_survives_a_daemon_kill(
         assert {"runs", "event_logs", "bulk_actions", "concurrency_limits"} <= tables
 
         client = DagsterGraphQL(url)
-        backfill_id = client.launch_asset_backfill(sorted(week_files))
+        # The raw and clean layers: the mart over a GCS lake (dbt-duckdb through gcsfs) is not
+        # verified yet (README), and this test is about the daemon, Postgres and GCS.
+        backfill_id = client.launch_asset_backfill(sorted(week_files), asset_keys=WEEKLY_ASSETS[:2])
 
         # Mid-backfill: once the first week is recorded, and before the last one is.
         landed_at_kill = wait_for_materializations(database, at_least=1, timeout=120, daemon=daemon)
@@ -203,8 +205,12 @@ def test_backfill_survives_a_daemon_kill(
         expected_keys = {
             raw_key(weeks.file_name(weeks.week_end(date.fromisoformat(key)))): key for key in week_files
         }
-        stored_objects = {obj.key: obj for obj in lake.list("")}
+        stored_objects = {obj.key: obj for obj in lake.list("raw/")}
         assert sorted(stored_objects) == sorted(expected_keys)
+        # ... and each week's clean week beside it, in the same bucket.
+        assert sorted(obj.key for obj in lake.list("clean/turnstile_readings/")) == sorted(
+            clean_readings_key(key) for key in week_files
+        )
         for object_key, week in expected_keys.items():
             with lake.open_read(object_key) as stored:
                 assert gzip.decompress(stored.read()) == week_files[week], week
