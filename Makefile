@@ -44,9 +44,10 @@ validate: $(INSTALLED)
 mirror: $(INSTALLED)
 	$(BIN)/python -m mta_lake_tests.support.mirror --fixtures --port 8808
 
-# make materialize WEEK=2024-01-06 [MTA_SITE_URL=...]: land one week from the command line.
+# make materialize WEEK=2017-05-27 [MTA_SITE_URL=...]: land one week from the command line, in this
+# process, recorded in the local instance; the outcome (or the reason it failed) in one line.
 materialize: $(INSTALLED)
-	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster asset materialize -m mta_lake.definitions --select raw_turnstile --partition $(WEEK)
+	DAGSTER_HOME=$(CURDIR) $(BIN)/mta-lake materialize $(WEEK)
 
 # make mart-rebuild: rebuild the whole ridership mart from the clean layer in the lake (dbt --full-refresh).
 mart-rebuild: $(INSTALLED)

@@ -3,7 +3,10 @@ and the GraphQL client's retries against servers that refuse or never answer."""
 
 import gzip
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -76,6 +79,25 @@ def test_status_from_lake_and_index(
     text = capsys.readouterr().out
     assert "missing (published, not in the lake):" in text and "2024-01-13, 2024-01-27" in text
     assert "mta-lake backfill 2024-01-06 2024-02-03 --missing-only --wait" in text
+
+
+def test_status_on_a_local_lake_does_not_import_dagster(
+    tmp_path: Path, mirror: MtaMirror, sample_files
+) -> None:
+    # `mta-lake status` is a quick look: with a folder lake it needs the core only, not Dagster's start-up.
+    mirror.add("turnstile_240113.txt", sample_files["turnstile_170603.txt"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MTA_")}
+    env.update(MTA_SITE_URL=mirror.url, MTA_LAKE_URL=str(tmp_path / "lake"))
+    probe = (
+        "import sys; from mta_lake.tools.cli import main; "
+        "code = main(['status', '--from', '2024-01-06', '--to', '2024-01-06', '--json']); "
+        "print('exit', code, 'dagster' in sys.modules, file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stderr.strip().splitlines()[-1] == "exit 0 False", result.stderr
+    assert json.loads(result.stdout)["weeks"]["missing"] == ["2024-01-06"]
 
 
 def test_backfill_rejects_an_address_that_is_not_http(capsys) -> None:

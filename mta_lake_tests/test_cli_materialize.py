@@ -100,3 +100,48 @@ def test_cli_bad_partition_key_fails_clearly(bad_key: str, mirror: MtaMirror, tm
     assert bad_key in output and "partition" in output.lower()
     assert mirror.gets(NAME) == 0
     assert not lake_folder.exists() or not any(lake_folder.rglob("*.gz"))
+
+
+def run_mta_lake_materialize(
+    week: str, env_overrides: dict[str, str], home: Path
+) -> subprocess.CompletedProcess[str]:
+    """``mta-lake materialize WEEK`` (what ``make materialize`` runs) in a subprocess."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MTA_", "DAGSTER_"))}
+    env.pop("STORAGE_EMULATOR_HOST", None)
+    env.update(env_overrides, DAGSTER_HOME=str(home))
+    command = [str(Path(sys.executable).with_name("mta-lake")), "materialize", week]
+    return subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def test_mta_lake_materialize_lands_a_week_and_says_so_in_one_line(
+    mirror: MtaMirror, sample_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    lake_folder = tmp_path / "lake"
+    result = run_mta_lake_materialize(
+        WEEK, {"MTA_SITE_URL": mirror.url, "MTA_LAKE_URL": str(lake_folder)}, tmp_path / "home"
+    )
+    assert_landed_and_recorded(result, tmp_path / "home", LocalLake(lake_folder), mirror, sample_files[NAME])
+    assert result.stdout.splitlines()[0] == f"raw_turnstile {WEEK}: materialized"
+    assert "Traceback" not in result.stderr and "DEBUG" not in result.stderr
+
+
+def test_mta_lake_materialize_says_why_a_week_failed_once_without_step_retries(
+    mirror: MtaMirror, tmp_path: Path
+) -> None:
+    # The week's file is not on the site any more: the asset fails with its reason. The asset's
+    # RetryPolicy would retry the step after a minute; this command does not, and says it once.
+    mirror.remove(NAME)
+    lake_folder = tmp_path / "lake"
+    result = run_mta_lake_materialize(
+        WEEK, {"MTA_SITE_URL": mirror.url, "MTA_LAKE_URL": str(lake_folder)}, tmp_path / "home"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"raw_turnstile {WEEK}: failed: week {WEEK} ({NAME}") and "not published" in first
+    output = result.stdout + result.stderr
+    assert output.count(f"week {WEEK} ({NAME}") == 1 and "Traceback" not in output
+    assert not lake_folder.exists() or not any(lake_folder.rglob("*.gz"))

@@ -4,6 +4,7 @@
     mta-lake backfill FROM TO [--missing-only] [--wait] [--url URL] [--timeout S]
                               [--request-timeout S] [--unreachable-after S]
     mta-lake ridership STATION [--from DATE] [--to DATE]
+    mta-lake materialize WEEK [--select ASSET,...]
 
 ``status`` reconciles the MTA index page, a listing of the lake (``MTA_SITE_URL``,
 ``MTA_LAKE_URL``) and, with ``--url`` or ``MTA_DAGSTER_UI_URL``, what Dagster recorded, and
@@ -11,7 +12,10 @@ prints the weeks in each state. ``backfill`` launches an asset backfill of ``raw
 every weekly layer above it on a running instance through the GraphQL mutation the UI uses (so the
 assets' BackfillPolicy holds), and with ``--wait`` shows its progress and the result of each week.
 ``ridership`` prints a station's daily entries and exits from the mart (``MTA_WAREHOUSE_PATH``),
-finding the station by part of its name.
+finding the station by part of its name. ``materialize`` runs one week here, in this process, on the
+instance in ``DAGSTER_HOME`` (what ``make materialize`` does): the week's result in one line per asset,
+the reason of a failure once, and no step retries (a person at a terminal wants the reason now, not after
+the asset's RetryPolicy has waited minutes; the source's own retries still apply).
 
 Waiting (``--wait``) sends one small query per poll (the backfill's status and counts); the runs
 and the errors of the failed ones are listed once, at the end. Each request waits
@@ -42,6 +46,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mta_lake.core import reconcile, source_state, weeks
 from mta_lake.core.settings import Settings, SettingsError
@@ -58,6 +63,9 @@ from mta_lake.tools.graphql import (
     GraphQLClientError,
     RetryNotice,
 )
+
+if TYPE_CHECKING:
+    from mta_lake.core.lake import Lake
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INDEX_UNREADABLE = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # what a shell reports for Ctrl-C
@@ -90,17 +98,32 @@ def _range(first: str | None, last: str | None) -> tuple[date, date]:
     return start, end
 
 
+def _open_lake() -> "Lake":
+    """The lake ``MTA_LAKE_URL`` names. A folder is opened by the core alone: ``status`` on a laptop then
+    starts without importing Dagster (about 2 s on an idle machine, 10 s on a loaded one). A bucket goes
+    through the Dagster resource, where credentials are chosen in one place."""
+    from mta_lake.core.lake import LocalLake, parse_lake_url
+
+    scheme, location, _ = parse_lake_url(Settings.from_env().lake_url)
+    if scheme == "file":
+        return LocalLake(str(Path(location).resolve()))
+    from mta_lake.defs.resources import lake_resource_from_env
+
+    return lake_resource_from_env().lake()
+
+
 def _read_views(start: date, end: date, recorded: set[str] | None) -> reconcile.Reconciliation:
     from mta_lake.core.lake import LakeError
-    from mta_lake.defs.resources import lake_resource_from_env, source_resource_from_env
+    from mta_lake.core.source import MtaSite
 
-    site = source_resource_from_env().site()
+    # The same site the assets use (MtaSource's defaults are MtaSite's).
+    site = MtaSite(Settings.from_env().site_url)
     try:
         published = reconcile.read_published(site)
     finally:
         site.close()
     try:
-        objects = reconcile.read_lake(lake_resource_from_env().lake())
+        objects = reconcile.read_lake(_open_lake())
     except LakeError as error:
         raise LakeUnreachable(str(error)) from None
     if recorded is None:
@@ -388,7 +411,33 @@ def build_parser() -> argparse.ArgumentParser:
     ridership.add_argument("--from", dest="date_from", type=_date, help="first service date (YYYY-MM-DD)")
     ridership.add_argument("--to", dest="date_to", type=_date, help="last service date (YYYY-MM-DD)")
     ridership.set_defaults(func=cmd_ridership)
+
+    materialize = commands.add_parser(
+        "materialize", help="land one week now, in this process, on the instance in DAGSTER_HOME"
+    )
+    materialize.add_argument("week", metavar="WEEK", help="the week, a Saturday (YYYY-MM-DD)")
+    materialize.add_argument(
+        "--select",
+        default="raw_turnstile",
+        help="comma-separated assets of the week (default raw_turnstile; turnstile_readings is the clean week)",
+    )
+    materialize.set_defaults(func=cmd_materialize)
     return parser
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    """One week of the selected assets, executed in this process and recorded in the instance."""
+    week = _week(args.week)
+    if week > weeks.latest_ended_week():
+        raise UsageError(f"week {week.isoformat()} has not ended")
+    selected = [name.strip() for name in args.select.split(",") if name.strip()]
+    # Dagster only now: status and backfill start without it.
+    from mta_lake.tools.materialize import materialize_week
+
+    outcome = materialize_week(week, selected)
+    for line in outcome.lines:
+        print(line)
+    return EXIT_OK if outcome.succeeded else EXIT_FAILED
 
 
 def _date(value: str) -> date:

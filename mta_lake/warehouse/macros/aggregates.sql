@@ -30,6 +30,17 @@
     farm_fingerprint(concat({{ control_area }}, '|', {{ unit }}, '|', {{ scp }}))
 {%- endmacro %}
 
+{#- A struct of `columns`, each field named as its column (read back as struct.column). -#}
+{% macro named_struct(columns) %}{{ return(adapter.dispatch('named_struct', 'mta_mart')(columns)) }}{% endmacro %}
+
+{% macro default__named_struct(columns) -%}
+    struct_pack({%- for column in columns %}{{ column }} := {{ column }}{{ ", " if not loop.last }}{% endfor -%})
+{%- endmacro %}
+
+{% macro bigquery__named_struct(columns) -%}
+    struct({%- for column in columns %}{{ column }} as {{ column }}{{ ", " if not loop.last }}{% endfor -%})
+{%- endmacro %}
+
 {#- One comparable key from a column or a list of columns (DuckDB compares STRUCTs field by field). -#}
 {% macro ordering_key(order_by) -%}
     {%- if order_by is string -%}{{ order_by }}{%- else -%}row({{ order_by | join(', ') }}){%- endif -%}

@@ -51,75 +51,99 @@ flagged as (
     ) as measured
 ),
 
+starts as (
+    select
+        turnstile_id, week, started_at, ended_at, started_service_date, ended_service_date, seconds,
+        entries_start, entries_end, exits_start, exits_end, entries_movement, exits_movement,
+        is_non_positive, is_long_gap, is_entries_implausible, is_exits_implausible,
+        case
+            when is_non_positive = 1 or is_long_gap = 1 or is_entries_implausible = 1 or is_exits_implausible = 1
+            then 1 else 0
+        end as is_break,
+        case when started_week <> week then 1 else 0 end as is_week_start,
+        case when is_non_positive = 0 and is_long_gap = 0 and is_entries_implausible = 0 then 1 else 0 end
+            as is_entries_usable,
+        case when is_non_positive = 0 and is_long_gap = 0 and is_exits_implausible = 0 then 1 else 0 end
+            as is_exits_usable
+    from flagged
+),
+
+turnstile_weeks as (
+    {#- Most turnstile-weeks are one run: no break inside the week (the week's first interval, from the
+        previous week's last reading, starts the run). Their run and directions come from this aggregate;
+        only the others need a window to number their runs (a second sort of every interval otherwise). -#}
+    select
+        turnstile_id, week,
+        max(is_break) as has_break,
+        max(is_week_start) as run_number,
+        {{ mta_mart.majority_direction('entries') }} as entries_direction,
+        {{ mta_mart.majority_direction('exits') }} as exits_direction
+    from starts
+    group by turnstile_id, week
+),
+
+one_run as (
+    select starts.*, turnstile_weeks.run_number, turnstile_weeks.entries_direction, turnstile_weeks.exits_direction
+    from starts
+    inner join turnstile_weeks
+        on starts.turnstile_id = turnstile_weeks.turnstile_id and starts.week = turnstile_weeks.week
+    where turnstile_weeks.has_break = 0
+),
+
 numbered as (
+    {#- Turnstile-weeks with a break: a run is numbered by the breaks (and the week start) up to it. -#}
     select
         starts.*,
-        sum(starts_run) over (
-            partition by turnstile_id, week order by ended_at, entries_end, exits_end, started_at
+        cast(sum(case when starts.is_break = 1 or starts.is_week_start = 1 then 1 else 0 end) over (
+            partition by starts.turnstile_id, starts.week
+            order by starts.ended_at, starts.entries_end, starts.exits_end, starts.started_at
             rows between unbounded preceding and current row
-        ) as run_number
-    from (
-        select
-            turnstile_id, week, started_at, ended_at, started_service_date, ended_service_date, seconds,
-            entries_start, entries_end, exits_start, exits_end, entries_movement, exits_movement,
-            is_non_positive, is_long_gap, is_entries_implausible, is_exits_implausible,
-            case
-                when is_non_positive = 1 or is_long_gap = 1 or is_entries_implausible = 1
-                    or is_exits_implausible = 1 or started_week <> week
-                then 1 else 0
-            end as starts_run,
-            case when is_non_positive = 0 and is_long_gap = 0 and is_entries_implausible = 0 then 1 else 0 end
-                as is_entries_usable,
-            case when is_non_positive = 0 and is_long_gap = 0 and is_exits_implausible = 0 then 1 else 0 end
-                as is_exits_usable
-        from flagged
-    ) as starts
+        ) as {{ dbt.type_int() }}) as run_number
+    from starts
+    inner join turnstile_weeks
+        on starts.turnstile_id = turnstile_weeks.turnstile_id and starts.week = turnstile_weeks.week
+    where turnstile_weeks.has_break = 1
 ),
 
 runs as (
     {#- The counting direction of each run and counter: the majority sign of its plausible movements. -#}
     select
         turnstile_id, week, run_number,
-        case
-            when sum(case when is_entries_usable = 1 and entries_movement < 0 then 1 else 0 end)
-               > sum(case when is_entries_usable = 1 and entries_movement > 0 then 1 else 0 end)
-            then -1 else 1
-        end as entries_direction,
-        case
-            when sum(case when is_exits_usable = 1 and exits_movement < 0 then 1 else 0 end)
-               > sum(case when is_exits_usable = 1 and exits_movement > 0 then 1 else 0 end)
-            then -1 else 1
-        end as exits_direction
+        {{ mta_mart.majority_direction('entries') }} as entries_direction,
+        {{ mta_mart.majority_direction('exits') }} as exits_direction
     from numbered
     group by turnstile_id, week, run_number
 ),
 
-judged as (
-    select
-        numbered.*,
-        runs.entries_direction,
-        runs.exits_direction,
-        case
-            when numbered.is_non_positive = 1 then 'non_positive_duration'
-            when numbered.is_long_gap = 1 then 'long_gap'
-            when numbered.is_entries_implausible = 1 and numbered.entries_end < {{ var('mart_reset_max_value') }}
-                then 'counter_reset'
-            when numbered.is_entries_implausible = 1 then 'implausible_jump'
-            when numbered.entries_movement * runs.entries_direction < 0 then 'against_direction'
-        end as entries_rejection,
-        case
-            when numbered.is_non_positive = 1 then 'non_positive_duration'
-            when numbered.is_long_gap = 1 then 'long_gap'
-            when numbered.is_exits_implausible = 1 and numbered.exits_end < {{ var('mart_reset_max_value') }}
-                then 'counter_reset'
-            when numbered.is_exits_implausible = 1 then 'implausible_jump'
-            when numbered.exits_movement * runs.exits_direction < 0 then 'against_direction'
-        end as exits_rejection
+directed as (
+    select * from one_run
+    union all
+    select numbered.*, runs.entries_direction, runs.exits_direction
     from numbered
     inner join runs
         on numbered.turnstile_id = runs.turnstile_id
         and numbered.week = runs.week
         and numbered.run_number = runs.run_number
+),
+
+judged as (
+    select
+        directed.*,
+        case
+            when is_non_positive = 1 then 'non_positive_duration'
+            when is_long_gap = 1 then 'long_gap'
+            when is_entries_implausible = 1 and entries_end < {{ var('mart_reset_max_value') }} then 'counter_reset'
+            when is_entries_implausible = 1 then 'implausible_jump'
+            when entries_movement * entries_direction < 0 then 'against_direction'
+        end as entries_rejection,
+        case
+            when is_non_positive = 1 then 'non_positive_duration'
+            when is_long_gap = 1 then 'long_gap'
+            when is_exits_implausible = 1 and exits_end < {{ var('mart_reset_max_value') }} then 'counter_reset'
+            when is_exits_implausible = 1 then 'implausible_jump'
+            when exits_movement * exits_direction < 0 then 'against_direction'
+        end as exits_rejection
+    from directed
 )
 
 select
@@ -146,6 +170,16 @@ select
 from judged
 {%- endmacro %}
 
+{#- The counting direction of a run (or turnstile-week) and counter, an aggregate: the majority sign of its
+    plausible movements, ties counting up. -#}
+{% macro majority_direction(counter) -%}
+    case
+        when sum(case when is_{{ counter }}_usable = 1 and {{ counter }}_movement < 0 then 1 else 0 end)
+           > sum(case when is_{{ counter }}_usable = 1 and {{ counter }}_movement > 0 then 1 else 0 end)
+        then -1 else 1
+    end
+{%- endmacro %}
+
 {#- The intervals of a batch of consecutive loaded weeks (none: every week), for a full rebuild. A batch's
     predecessors: each turnstile's last reading before the batch, from turnstile_week_last_readings. -#}
 {% macro interval_batch_rows(batch) -%}
@@ -154,13 +188,15 @@ from judged
     "(select turnstile_id, week, observed_at_utc, service_date, entries, exits, 1 as is_applied
       from " ~ mta_mart.staged_readings(batch) ~ " as staged
       union all
-      select turnstile_id, max(week), max(observed_at_utc),
-          " ~ mta_mart.value_at_max('service_date', ['observed_at_utc', 'entries', 'exits']) ~ ",
-          " ~ mta_mart.value_at_max('entries', ['observed_at_utc', 'entries', 'exits']) ~ ",
-          " ~ mta_mart.value_at_max('exits', ['observed_at_utc', 'entries', 'exits']) ~ ", 0
-      from " ~ ref('turnstile_week_last_readings') ~ "
-      where week < cast('" ~ first_week ~ "' as date)
-      group by turnstile_id)") }}
+      select turnstile_id, week, observed_at_utc, last_reading.service_date, last_reading.entries,
+          last_reading.exits, 0
+      from (
+          select turnstile_id, max(week) as week, max(observed_at_utc) as observed_at_utc,
+              " ~ mta_mart.value_at_max(mta_mart.named_struct(['service_date', 'entries', 'exits']),
+                                        ['observed_at_utc', 'entries', 'exits']) ~ " as last_reading
+          from " ~ ref('turnstile_week_last_readings') ~ "
+          where week < cast('" ~ first_week ~ "' as date)
+          group by turnstile_id) as predecessors)") }}
 {%- endmacro %}
 
 {#- Post-hook of turnstile_intervals: insert, batch by batch, every rebuild batch holding a loaded week with

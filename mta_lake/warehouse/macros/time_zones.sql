@@ -10,8 +10,10 @@
 {% macro default__utc_instant(column) %}cast({{ column }} as timestamp){% endmacro %}
 
 {% macro duckdb__utc_instant(column) -%}
-    {#- The profile sets TimeZone=UTC, so a naive timestamp is cast as UTC, and a TIMESTAMPTZ keeps its instant. -#}
-    timezone('UTC', cast({{ column }} as timestamptz))
+    {#- The instant's microseconds since the epoch, as a naive timestamp: plain arithmetic. A cast from
+        TIMESTAMPTZ (or timezone('UTC', ...)) goes through ICU's calendar per value: 7 s of the 8 s it takes
+        to read 179 million readings. (A naive TIMESTAMP is taken as UTC, as epoch_us does.) -#}
+    make_timestamp(epoch_us({{ column }}))
 {%- endmacro %}
 
 {% macro bigquery__utc_instant(column) %}cast({{ column }} as timestamp){% endmacro %}

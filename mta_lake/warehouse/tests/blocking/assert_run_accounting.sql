@@ -8,22 +8,29 @@
 
 with runs as (
     select
-        turnstile_id, week, run_number,
-        sum(entries_direction * counted_entries + rejected_entries_movement) as entries_accounted,
-        sum(exits_direction * counted_exits + rejected_exits_movement) as exits_accounted,
-        {{ mta_mart.value_at_max('entries_end', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} - {{ mta_mart.value_at_min('entries_start', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
-            as entries_moved,
-        {{ mta_mart.value_at_max('exits_end', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} - {{ mta_mart.value_at_min('exits_start', ['ended_at', 'entries_end', 'exits_end', 'started_at']) }}
-            as exits_moved,
-        min(entries_direction) as min_entries_direction,
-        max(entries_direction) as max_entries_direction,
-        min(exits_direction) as min_exits_direction,
-        max(exits_direction) as max_exits_direction
-    from {{ ref('turnstile_intervals') }}
-    {%- if weeks is not none %}
-    where week in ({{ mta_mart.date_literals(weeks) }})
-    {%- endif %}
-    group by turnstile_id, week, run_number
+        turnstile_id, week, run_number, entries_accounted, exits_accounted,
+        last_end.entries_end - first_start.entries_start as entries_moved,
+        last_end.exits_end - first_start.exits_start as exits_moved,
+        min_entries_direction, max_entries_direction, min_exits_direction, max_exits_direction
+    from (
+        select
+            turnstile_id, week, run_number,
+            sum(entries_direction * counted_entries + rejected_entries_movement) as entries_accounted,
+            sum(exits_direction * counted_exits + rejected_exits_movement) as exits_accounted,
+            {{ mta_mart.value_at_max(mta_mart.named_struct(['entries_end', 'exits_end']),
+                                     ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} as last_end,
+            {{ mta_mart.value_at_min(mta_mart.named_struct(['entries_start', 'exits_start']),
+                                     ['ended_at', 'entries_end', 'exits_end', 'started_at']) }} as first_start,
+            min(entries_direction) as min_entries_direction,
+            max(entries_direction) as max_entries_direction,
+            min(exits_direction) as min_exits_direction,
+            max(exits_direction) as max_exits_direction
+        from {{ ref('turnstile_intervals') }}
+        {%- if weeks is not none %}
+        where week in ({{ mta_mart.date_literals(weeks) }})
+        {%- endif %}
+        group by turnstile_id, week, run_number
+    ) as aggregated
 )
 
 select *
