@@ -294,13 +294,19 @@ def test_docker_launcher_config_passes_dagster_dockers_schema() -> None:
     result = process_config(DockerRunLauncher.config_type(), launcher["config"])
     assert result.success, result.errors
     assert launcher["config"]["network"] == compose()["networks"]["mta_lake_network"]["name"]
-    # The code server's container context mounts the key into every run container, read-only.
+    # The code server's container context mounts the key into every run container, read-only, and the
+    # warehouse volume at the folder of MTA_WAREHOUSE_PATH (the code server mounts it there too).
     context = json.loads(compose_default(service_env(CODE_SERVICE)["DAGSTER_CONTAINER_CONTEXT"]))
     parsed = DockerContainerContext.create_from_config(context)
-    (volume,) = parsed.container_kwargs["volumes"]
-    host, target, mode = volume.split(":")
+    key_volume, warehouse_volume = parsed.container_kwargs["volumes"]
+    host, target, mode = key_volume.split(":")
     assert host == env_example()["GCP_CREDENTIALS_HOST_PATH"]
     assert target == env_example()["GOOGLE_APPLICATION_CREDENTIALS"] and mode == "ro"
+    volume_name, warehouse_folder = warehouse_volume.split(":")
+    assert compose()["volumes"][volume_name]["name"] == volume_name
+    warehouse_path = compose_default(service_env(CODE_SERVICE)["MTA_WAREHOUSE_PATH"])
+    assert str(Path(warehouse_path).parent) == warehouse_folder
+    assert warehouse_volume in compose()["services"][CODE_SERVICE]["volumes"]
 
 
 @pytest.mark.postgres

@@ -57,6 +57,12 @@ class Warehouse:
             # upstream weeks are done) runs only the tests whose models are all built in it: a test
             # of a model not built yet would fail on a missing table.
             "DBT_INDIRECT_SELECTION": "cautious",
+            # gcsfs (duckdb_gcs) otherwise asks GCS's gRPC control plane for each bucket's layout (zonal,
+            # hierarchical namespace) before its first read: an emulator cannot answer, and every new
+            # connection waited 60 s for that call to time out (the mart over fake-gcs-server seemed to
+            # hang). The lake is a plain bucket (deploy/terraform), and the pipeline's storage.objectUser
+            # role does not cover that API anyway.
+            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
         }
 
     def prepare(self) -> None:
