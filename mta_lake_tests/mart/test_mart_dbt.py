@@ -182,7 +182,7 @@ def test_station_ridership_finds_a_station_by_part_of_its_name(built: Any) -> No
 def test_the_same_mart_from_a_lake_in_gcs(built: Any, fake_gcs: Any, tmp_path) -> None:
     """The duckdb_gcs target: the clean layer read from a bucket (fake-gcs-server) through gcsfs registered
     with DuckDB gives the very rows the folder lake gives."""
-    folder_warehouse, folder = built
+    _, folder = built
     bucket = fake_gcs.create_bucket()
     blobs = fake_gcs.client().bucket(bucket)
     lake_root = tmp_path / "lake"
