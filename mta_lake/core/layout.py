@@ -32,7 +32,10 @@ MART_MODELS = (
 )
 """The mart's dbt models (``mta_lake/warehouse/models``), each an asset of the same name."""
 
-WEEKLY_ASSETS = (RAW_TURNSTILE, TURNSTILE_READINGS, *MART_MODELS)
+LANDING_ASSETS = (RAW_TURNSTILE, TURNSTILE_READINGS)
+"""A week in the lake: its file landed byte for byte, and its readings cleaned."""
+
+WEEKLY_ASSETS = (*LANDING_ASSETS, *MART_MODELS)
 """What a backfill of weeks builds: each week landed, then every weekly layer above it."""
 
 CLEAN_READINGS_PREFIX = "clean/turnstile_readings/"

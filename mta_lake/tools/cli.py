@@ -10,7 +10,11 @@
 ``MTA_LAKE_URL``) and, with ``--url`` or ``MTA_DAGSTER_UI_URL``, what Dagster recorded, and
 prints the weeks in each state. ``backfill`` launches an asset backfill of ``raw_turnstile`` and
 every weekly layer above it on a running instance through the GraphQL mutation the UI uses (so the
-assets' BackfillPolicy holds), and with ``--wait`` shows its progress and the result of each week.
+assets' BackfillPolicy holds). With ``--wait`` it launches the landing (``raw_turnstile`` and
+``turnstile_readings``) first and shows its progress and the result of each week, then the mart's
+models for the weeks that landed, one run (a whole-history backfill: one rebuild of the mart, where one
+backfill of every layer would run the mart each time a batch of weeks was cleaned, rebuilding it
+again past 52 weeks, and hold run slots the landing needs), and shows that too.
 ``ridership`` prints a station's daily entries and exits from the mart (``MTA_WAREHOUSE_PATH``),
 finding the station by part of its name. ``materialize`` runs one week here, in this process, on the
 instance in ``DAGSTER_HOME`` (what ``make materialize`` does): the week's result in one line per asset,
@@ -43,12 +47,14 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mta_lake.core import reconcile, source_state, weeks
+from mta_lake.core.layout import LANDING_ASSETS, MART_MODELS, WEEKLY_ASSETS
 from mta_lake.core.settings import Settings, SettingsError
 from mta_lake.tools.graphql import (
     DEFAULT_REQUEST_TIMEOUT,
@@ -231,7 +237,9 @@ def _print_retry(notice: RetryNotice) -> None:
     print(f"  {notice.message()}", flush=True)
 
 
-def _print_result(status: BackfillStatus, url: str) -> int:
+def _print_result(
+    status: BackfillStatus, url: str, done: str = "every week landed", not_done: str = "NOT every week landed"
+) -> int:
     print(f"\n{status.summary()}")
     print(f"runs: {len(status.runs)}")
     for run in status.runs:
@@ -248,14 +256,18 @@ def _print_result(status: BackfillStatus, url: str) -> int:
         for week, message in status.failed_weeks.items():
             print(f"  {week}: {message}")
     ok = status.succeeded and not status.failed
-    print("result: " + ("every week landed" if ok else "NOT every week landed"))
+    print("result: " + (done if ok else not_done))
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _launch(client: DagsterGraphQL, keys: list[str], title: str, patience: float) -> str:
+def _launch(
+    client: DagsterGraphQL, keys: list[str], title: str, patience: float, assets: Sequence[str]
+) -> str:
     """Launch the backfill once; if its answer is lost, find what it created (never launch again)."""
     try:
-        return client.launch_asset_backfill(keys, tags={"mta_lake/trigger": "cli"}, title=title)
+        return client.launch_asset_backfill(
+            keys, asset_keys=assets, tags={"mta_lake/trigger": "cli"}, title=title
+        )
     except BackfillLaunchUnansweredError as error:
         print(
             f"the launch got no answer ({error.reason}). It is not sent again (a second launch could "
@@ -280,7 +292,41 @@ def _launch(client: DagsterGraphQL, keys: list[str], title: str, patience: float
         return found
 
 
+def _follow(
+    client: DagsterGraphQL, backfill_id: str, args: argparse.Namespace, deadline: float
+) -> BackfillStatus | int:
+    """Wait for one backfill to end (its status, runs listed), or the exit code of why waiting stopped."""
+    link = f"{client.url}/runs/b/{backfill_id}"
+    print(
+        f"waiting (timeout {args.timeout:.0f} s; each poll waits {args.request_timeout:g} s for an "
+        f"answer; gives up after {args.unreachable_after:.0f} s without a connection):",
+        flush=True,
+    )
+    try:
+        return client.wait_for_backfill(
+            backfill_id,
+            timeout=max(1.0, deadline - time.monotonic()),
+            poll_interval=args.poll,
+            on_progress=_print_progress,
+            unreachable_after=args.unreachable_after,
+            on_retry=_print_retry,
+        )
+    except BackfillTimeoutError as error:
+        print(f"mta-lake backfill: error: {error}; it goes on in Dagster: {link}", file=sys.stderr)
+        return EXIT_FAILED
+    except DagsterNotAnsweringError as error:
+        print(
+            f"mta-lake backfill: error: {error}. Stopped waiting; the backfill goes on in Dagster: {link}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; the backfill goes on in Dagster: {link}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.timeout
     start, end = _week(args.from_week), _week(args.to_week)
     if start > end:
         raise UsageError(f"FROM {start.isoformat()} is after TO {end.isoformat()}")
@@ -304,39 +350,41 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             if not keys:
                 print("nothing to backfill: every published week in the range is in the lake")
                 return EXIT_OK
-        backfill_id = _launch(client, keys, f"mta-lake backfill {start} {end}", args.unreachable_after)
-        link = f"{url}/runs/b/{backfill_id}"
-        print(f"launched backfill {backfill_id} of {len(keys)} week(s): {reconcile.format_weeks(keys)}")
-        print(f"  {link}")
+        title = f"mta-lake backfill {start} {end}"
         if not args.wait:
+            # Nobody stays to launch the mart after the landing: one backfill of every layer.
+            backfill_id = _launch(client, keys, title, args.unreachable_after, WEEKLY_ASSETS)
+            print(f"launched backfill {backfill_id} of {len(keys)} week(s): {reconcile.format_weeks(keys)}")
+            print(f"  {url}/runs/b/{backfill_id}")
             return EXIT_OK
+        # Waiting: the landing first, then the mart in one run. In one backfill of every layer the
+        # daemon launches a mart run each time a batch of cleaned weeks is done; those runs hold run
+        # slots the landing needs, and each run of more than 52 weeks rebuilds the whole mart.
+        backfill_id = _launch(client, keys, title, args.unreachable_after, LANDING_ASSETS)
         print(
-            f"waiting (timeout {args.timeout:.0f} s; each poll waits {args.request_timeout:g} s for an "
-            f"answer; gives up after {args.unreachable_after:.0f} s without a connection):",
-            flush=True,
+            f"launched backfill {backfill_id} of {len(keys)} week(s) ({', '.join(LANDING_ASSETS)}): "
+            f"{reconcile.format_weeks(keys)}; the mart follows, in one run, once they are done"
         )
-        try:
-            final = client.wait_for_backfill(
-                backfill_id,
-                timeout=args.timeout,
-                poll_interval=args.poll,
-                on_progress=_print_progress,
-                unreachable_after=args.unreachable_after,
-                on_retry=_print_retry,
-            )
-        except BackfillTimeoutError as error:
-            print(f"mta-lake backfill: error: {error}; it goes on in Dagster: {link}", file=sys.stderr)
-            return EXIT_FAILED
-        except DagsterNotAnsweringError as error:
-            print(
-                f"mta-lake backfill: error: {error}. Stopped waiting; the backfill goes on in Dagster: {link}",
-                file=sys.stderr,
-            )
-            return EXIT_UNREACHABLE
-        except KeyboardInterrupt:
-            print(f"\nstopped waiting; the backfill goes on in Dagster: {link}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        return _print_result(final, url)
+        print(f"  {url}/runs/b/{backfill_id}")
+        landing = _follow(client, backfill_id, args, deadline)
+        if isinstance(landing, int):
+            return landing
+        code = _print_result(landing, url)
+        mart_weeks = [key for key in keys if key not in landing.failed_weeks]
+        if not landing.is_finished or landing.status == "CANCELED" or not mart_weeks:
+            return code
+        mart_id = _launch(client, mart_weeks, f"{title} (mart)", args.unreachable_after, MART_MODELS)
+        print(
+            f"\nlaunched backfill {mart_id} of the mart's {len(MART_MODELS)} models for {len(mart_weeks)} week(s)"
+        )
+        print(f"  {url}/runs/b/{mart_id}")
+        mart = _follow(client, mart_id, args, deadline)
+        if isinstance(mart, int):
+            return mart
+        return max(
+            code,
+            _print_result(mart, url, done="every week in the mart", not_done="NOT every week in the mart"),
+        )
 
 
 def _seconds(value: str) -> float:
@@ -382,10 +430,17 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--missing-only", action="store_true", help="only weeks published and absent from the lake"
     )
-    backfill.add_argument("--wait", action="store_true", help="wait for the backfill, showing progress")
+    backfill.add_argument(
+        "--wait",
+        action="store_true",
+        help="land and clean the weeks, then build the mart for them in one run, showing progress",
+    )
     backfill.add_argument("--url", help=url_help)
     backfill.add_argument(
-        "--timeout", type=_seconds, default=6 * 3600, help="seconds to wait for the backfill (default 6 h)"
+        "--timeout",
+        type=_seconds,
+        default=6 * 3600,
+        help="seconds to wait in all, landing and mart (default 6 h)",
     )
     backfill.add_argument(
         "--request-timeout",

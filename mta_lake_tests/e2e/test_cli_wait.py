@@ -7,8 +7,9 @@ Requests wait 2 s for an answer (``--request-timeout 2``), so the faults can be 
 - the launch is held for longer than it waits (4 x 2 s): the CLI does not send it again, finds the
   backfill by its launch tag and follows it; then the webserver stalls for longer than a poll
   waits, then refuses connections for a while, then comes back: the CLI says it is retrying each
-  time and ends with exit code 0 and "every week landed". The proxy's log of GraphQL operations
-  shows each poll is one request, and the runs are listed once, at the end;
+  time and reports "every week landed"; then it launches the mart's backfill of the same weeks (one
+  run) and ends with exit code 0 and "every week in the mart". The proxy's log of GraphQL operations
+  shows each poll is one request, and the runs of each backfill are listed once, at its end;
 - the webserver stays unreachable longer than ``--unreachable-after 6``: exit code 3, saying how
   long it could not connect.
 """
@@ -202,17 +203,25 @@ def test_wait_rides_out_a_lost_launch_answer_a_stall_and_a_refusal(
         and "2/2 weeks landed, 0 failed" in out
         and re.search(r"runs (\d+)/\1 finished", out)
     )
-    assert out.rstrip().endswith("result: every week landed"), out
+    # The landing first (two runs: MTA_WEEKS_PER_RUN=1), then the mart for both weeks in one run.
+    landing, mart = out.split("\nlaunched backfill ", 1)[1].split("\nlaunched backfill ")
+    assert "result: every week landed" in landing and landing.count(" SUCCESS ") == 2, out
+    assert "of the mart's 4 models for 2 week(s)" in mart, out
+    assert re.search(r"runs: 1\n +\w+ SUCCESS +weeks 2024-03-02\.\.2024-03-09 ", mart), out
+    assert out.rstrip().endswith("result: every week in the mart"), out
 
-    # The launch was sent once; then each poll was one request, and the runs were listed once, at the
-    # end (no event log read: no run failed).
+    # Each launch was sent once (the landing's, whose answer was lost, found by its tag); then each
+    # poll was one request, and the runs were listed once, at the end of each backfill (no event log
+    # read: no run failed).
     operations = proxy.sequence
-    assert operations.count("LaunchPartitionBackfill") == 1, operations
+    assert operations.count("LaunchPartitionBackfill") == 2, operations
     assert operations.count("FindBackfill") >= 1, operations
-    waiting = operations[operations.index("BackfillProgress") :]
-    assert waiting[-1] == "BackfillRuns" and set(waiting[:-1]) == {"BackfillProgress"}, operations
+    following = operations[operations.index("BackfillProgress") :]
+    mart_launch = following.index("LaunchPartitionBackfill")
+    for waiting in (following[:mart_launch], following[mart_launch + 1 :]):
+        assert waiting[-1] == "BackfillRuns" and set(waiting[:-1]) == {"BackfillProgress"}, operations
     assert "RunErrors" not in operations
-    print(f"{len(waiting) - 1} polls (retries included), then one listing of the runs: {proxy.operations}")
+    print(f"{len(following) - 3} polls (retries included) and two listings of runs: {proxy.operations}")
 
     for name in SERVED_FILES[:2]:
         with stack.lake.open_read(raw_key(name)) as handle:
