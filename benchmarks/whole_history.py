@@ -442,11 +442,12 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             prober.finish()
             cpu = sampler.finish()
             output = cli_log.read_text(errors="replace")
-            backfill_id = next(
-                (line.split()[2] for line in output.splitlines() if line.startswith("launched backfill ")),
-                None,
-            )
-            analysis = run_analysis(run_times(dev.url, backfill_id), launched_at) if backfill_id else {}
+            # The landing's backfill, then (with --wait) the mart's.
+            backfill_ids = [
+                line.split()[2] for line in output.splitlines() if line.startswith("launched backfill ")
+            ]
+            runs = [run for backfill_id in backfill_ids for run in run_times(dev.url, backfill_id)]
+            analysis = run_analysis(runs, launched_at) if runs else {}
             dev_log = dev.log_path
     problems = verify_lake(lake, keys, served)
 
