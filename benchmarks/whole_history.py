@@ -18,7 +18,8 @@ What a new operator does on day one, on the local instance's defaults:
   DAGSTER_HOME; ``--max-concurrent-runs`` / ``--pool-limit`` change the copy only), a fresh local lake
   folder, ``MTA_RECONCILE_SENSOR=stopped`` (otherwise the sensor requests its own backfill).
 - **The command.** ``mta-lake backfill FROM TO --wait --url ...`` as a subprocess: the raw week and the
-  clean week of every week. Timed from the CLI's start to its exit (exit code must be 0).
+  clean week of every week (one backfill), then the mart for all of them (a second backfill, one run).
+  Timed from the CLI's start to its exit (exit code must be 0); the runs of both backfills are counted.
 
 Measured: wall time; runs, weeks per run, concurrent runs (from the runs' start and end times);
 where the time goes (queue wait, run start-up before the first step, each step, CPU seconds of
