@@ -371,7 +371,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             return landing
         code = _print_result(landing, url)
         mart_weeks = [key for key in keys if key not in landing.failed_weeks]
-        if not landing.is_finished or landing.status == "CANCELED" or not mart_weeks:
+        # Only after a landing that ran to its end: a canceled backfill, or one the daemon failed to
+        # plan, says nothing about which weeks are in the lake.
+        if not landing.status.startswith("COMPLETED") or not mart_weeks:
             return code
         mart_id = _launch(client, mart_weeks, f"{title} (mart)", args.unreachable_after, MART_MODELS)
         print(
