@@ -35,10 +35,13 @@ COPY deploy/dagster.yaml deploy/workspace.yaml ${DAGSTER_HOME}/
 RUN groupadd --system --gid 10001 dagster \
     && useradd --system --uid 10001 --gid 10001 --home-dir /opt/dagster --no-create-home dagster \
     && chown -R 10001:10001 ${DAGSTER_HOME}
-# The mart's warehouse folder, and dbt's manifest of the mart parsed once here, so that the code
-# server and every run container load the definitions without running `dbt parse`.
+# The mart's warehouse folder, and dagster-dbt's preparation of the mart's dbt project (dbt parse, once,
+# here), so that the code server and every run container load the definitions without parsing. The
+# manifest goes into the copy of the code they import: the one in this folder (PYTHONPATH), which the
+# code server (-m, from this working directory) and the run containers import.
 ENV MTA_WAREHOUSE_PATH=/opt/dagster/warehouse/mta.duckdb
-RUN python -m mta_lake.core.mart.dbt_project --parse-only \
+RUN mkdir -p /opt/dagster/warehouse \
+    && PYTHONPATH=/opt/dagster/app dagster-dbt project prepare-and-package --file mta_lake/defs/mart/project.py \
     && chown -R 10001:10001 /opt/dagster/warehouse
 USER 10001:10001
 

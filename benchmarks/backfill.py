@@ -53,7 +53,7 @@ def run_mode(
     weeks_per_run: str | None, keys: Sequence[str], site_url: str, gcs: Any, work: Path, timeout: float
 ) -> dict[str, Any]:
     from mta_lake.tools.graphql import DagsterGraphQL
-    from mta_lake_tests.support.dagster_processes import running_dagster_dev
+    from mta_lake_harness.dagster_processes import running_dagster_dev
 
     bucket = common.new_bucket(gcs)
     env = {

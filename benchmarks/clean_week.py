@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.clean_week --runs 5
 
 Inputs: the full new-format week ``turnstile_240106.txt.gz`` (250,816 readings, 33.1 MB of text) and
-the same readings written in the old format by ``mta_lake_tests/support/old_format.py`` (eight per
+the same readings written in the old format by ``mta_lake_harness/old_format.py`` (eight per
 line, 34,836 lines, gzip level 6), both read from local gzip files.
 
 Engines, each measured in a fresh child process per run (imports excluded, as in ``benchmarks.common``;
@@ -55,7 +55,7 @@ def write_inputs(source: Path, work: Path) -> dict[str, Path]:
     new_path.write_bytes(
         source.read_bytes() if source.suffix == ".gz" else gzip.compress(text, common.GZIP_LEVEL)
     )
-    from mta_lake_tests.support.old_format import to_old_format
+    from mta_lake_harness.old_format import to_old_format
 
     old_path = work / "old_format.txt.gz"
     old_path.write_bytes(gzip.compress(to_old_format(text), common.GZIP_LEVEL))

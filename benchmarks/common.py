@@ -60,7 +60,7 @@ def write_week(target: Path, sources: Sequence[Path], copies: int = 1) -> Path:
 
 # -- servers --------------------------------------------------------------------------------
 def free_port() -> int:
-    from mta_lake_tests.support.fake_gcs import free_port as fake_gcs_free_port
+    from mta_lake_harness.fake_gcs import free_port as fake_gcs_free_port
 
     return fake_gcs_free_port()
 
@@ -70,7 +70,7 @@ def mirror_process(root: Path) -> Iterator[str]:
     """The MTA mirror serving ``root``'s files, in its own process. Yields the site URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mta_lake_tests.support.mirror", "--root", str(root), "--port", str(port)],
+        [sys.executable, "-m", "mta_lake_harness.mirror", "--root", str(root), "--port", str(port)],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -103,7 +103,7 @@ def mirror_process(root: Path) -> Iterator[str]:
 @contextmanager
 def fake_gcs_process(work: Path) -> Iterator[Any]:
     """fake-gcs-server (the Go binary), in its own process. Yields the ``FakeGCS`` handle."""
-    from mta_lake_tests.support.fake_gcs import FakeGCS
+    from mta_lake_harness.fake_gcs import FakeGCS
 
     server = FakeGCS(work / "fake-gcs.log").start()
     try:
@@ -191,7 +191,8 @@ def _job_land(job: dict[str, Any], memory: PeakMemory) -> dict[str, Any]:
     """``mta_lake.core.landing.land_week`` from the mirror into a local folder or a fake-gcs bucket."""
     from datetime import date
 
-    from mta_lake.core.lake import GCSLake, LocalLake
+    from mta_lake.core.gcs_lake import GCSLake
+    from mta_lake.core.lake import LocalLake
     from mta_lake.core.landing import land_week
     from mta_lake.core.source import MtaSite
     from mta_lake.core.weeks import WeekFile

@@ -6,11 +6,11 @@
 
 What a new operator does on day one, on the local instance's defaults:
 
-- **The source.** The MTA mirror (``mta_lake_tests.support.mirror``, its own process) serves a
+- **The source.** The MTA mirror (``mta_lake_harness.mirror``, its own process) serves a
   full-size file for every week 2010-05-01 .. 2024-02-10, named ``turnstile_YYMMDD.txt`` after the
   Saturday the week ends. The bytes come from the two full-week fixtures (``turnstile_240106`` and
   ``turnstile_240113``, 33 MB each), decompressed once; files dated up to 2014-10-11 are the same
-  readings in the old format (``mta_lake_tests.support.old_format``). Four byte strings in all,
+  readings in the old format (``mta_lake_harness.old_format``). Four byte strings in all,
   alternated week by week and hard-linked under every name (one copy on disk). The dates inside the
   files are not rewritten per week: landing and cleaning never compare them with the file's week, so
   this costs the same work as real files would.
@@ -18,8 +18,10 @@ What a new operator does on day one, on the local instance's defaults:
   DAGSTER_HOME; ``--max-concurrent-runs`` / ``--pool-limit`` change the copy only), a fresh local lake
   folder, ``MTA_RECONCILE_SENSOR=stopped`` (otherwise the sensor requests its own backfill).
 - **The command.** ``mta-lake backfill FROM TO --wait --url ...`` as a subprocess: the raw week and the
-  clean week of every week (one backfill), then the mart for all of them (a second backfill, one run).
-  Timed from the CLI's start to its exit (exit code must be 0); the runs of both backfills are counted.
+  clean week of every week (one backfill), then the mart for all of them (one run, launched straight
+  into the run queue as soon as every week of the landing is done). Timed from the CLI's start to its
+  exit (exit code must be 0); the runs of the backfill and the mart's run are counted, and the
+  hand-over (the last landing run's end to the mart run's start) is measured.
 
 Measured: wall time; runs, weeks per run, concurrent runs (from the runs' start and end times);
 where the time goes (queue wait, run start-up before the first step, each step, CPU seconds of
@@ -80,7 +82,7 @@ def file_name(week: date) -> str:
 # -- the source -----------------------------------------------------------------------------
 def build_site(site_root: Path, keys: Sequence[date]) -> dict[str, tuple[int, int]]:
     """Publish a file for every week; returns {file name: (CRC32, length)} of what is served."""
-    from mta_lake_tests.support.old_format import to_old_format
+    from mta_lake_harness.old_format import to_old_format
 
     originals = site_root / "originals"
     originals.mkdir(parents=True)
@@ -136,7 +138,7 @@ def _role(cmdline: str) -> str:
         return "daemon"
     if "grpc" in cmdline or "code-server" in cmdline:
         return "code server"
-    if "mta_lake_tests.support.mirror" in cmdline:
+    if "mta_lake_harness.mirror" in cmdline:
         return "mirror"
     return "dagster dev"
 
@@ -271,18 +273,19 @@ query Runs($filter: RunsFilter!, $cursor: String) {
 """
 
 
-def run_times(url: str, backfill_id: str) -> list[dict[str, Any]]:
+def run_times(url: str, backfill_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The runs of a backfill, or one run, with their times."""
     runs: list[dict[str, Any]] = []
     cursor = None
+    run_filter = (
+        {"tags": [{"key": "dagster/backfill", "value": backfill_id}]} if backfill_id else {"runIds": [run_id]}
+    )
     while True:
         response = requests.post(
             f"{url}/graphql",
             json={
                 "query": RUN_TIMES_QUERY,
-                "variables": {
-                    "filter": {"tags": [{"key": "dagster/backfill", "value": backfill_id}]},
-                    "cursor": cursor,
-                },
+                "variables": {"filter": run_filter, "cursor": cursor},
             },
             timeout=300,
         )
@@ -308,6 +311,10 @@ def run_analysis(runs: list[dict[str, Any]], launched_at: float) -> dict[str, An
     busy = sum(e - s for s, e in spans)
     first_start = min(s for s, _ in spans)
     last_end = max(e for _, e in spans)
+    # The hand-over: from the end of the last landing run to the start of the mart's run.
+    mart = [r for r in runs if "dagster/backfill" not in {t["key"] for t in r["tags"]} and r["startTime"]]
+    landing_ends = [r["endTime"] for r in runs if r not in mart and r["endTime"]]
+    hand_over = min(r["startTime"] for r in mart) - max(landing_ends) if mart and landing_ends else None
     startup, step_seconds, step_done = [], defaultdict(float), defaultdict(float)
     for run in runs:
         steps = [s for s in run["stepStats"] if s["startTime"]]
@@ -332,6 +339,7 @@ def run_analysis(runs: list[dict[str, Any]], launched_at: float) -> dict[str, An
         "startup_seconds_total": sum(startup),
         "step_seconds": dict(step_seconds),
         "step_done_s": dict(step_done),
+        "hand_over_to_mart_s": hand_over,
     }
 
 
@@ -390,7 +398,7 @@ def instance_config(work: Path, max_concurrent_runs: int | None, pool_limit: int
 
 
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from mta_lake_tests.support.dagster_processes import running_dagster_dev
+    from mta_lake_harness.dagster_processes import running_dagster_dev
 
     keys = week_keys(args.weeks)
     site_root, lake = work / "site", work / "lake"
@@ -443,11 +451,15 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             prober.finish()
             cpu = sampler.finish()
             output = cli_log.read_text(errors="replace")
-            # The landing's backfill, then (with --wait) the mart's.
+            # The landing's backfill, then (with --wait) the mart's run(s), launched straight into the queue.
             backfill_ids = [
                 line.split()[2] for line in output.splitlines() if line.startswith("launched backfill ")
             ]
+            mart_run_ids = [
+                line.split()[2] for line in output.splitlines() if line.startswith("launched run ")
+            ]
             runs = [run for backfill_id in backfill_ids for run in run_times(dev.url, backfill_id)]
+            runs += [run for run_id in mart_run_ids for run in run_times(dev.url, run_id=run_id)]
             analysis = run_analysis(runs, launched_at) if runs else {}
             dev_log = dev.log_path
     problems = verify_lake(lake, keys, served)
@@ -513,7 +525,7 @@ def snapshot_code(target: Path) -> Path:
 def _mirror_pid(site_url: str) -> int | None:
     port = site_url.split(":")[2].split("/")[0]
     for pid, (_ppid, _rss, _cpu, cmdline) in _proc_table().items():
-        if "mta_lake_tests.support.mirror" in cmdline and f"--port {port}" in cmdline:
+        if "mta_lake_harness.mirror" in cmdline and f"--port {port}" in cmdline:
             return pid
     return None
 

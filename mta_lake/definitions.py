@@ -8,8 +8,9 @@ listed here explicitly, so that this file is the table of contents of the code l
 from dagster import Definitions, in_process_executor
 
 from mta_lake.defs.automation.alerts import alert_on_run_failure
+from mta_lake.defs.automation.index_sensor import watch_mta_index
+from mta_lake.defs.automation.reconcile_sensor import reconcile_raw_turnstile
 from mta_lake.defs.automation.schedules import raw_turnstile_weekly
-from mta_lake.defs.automation.sensors import reconcile_raw_turnstile, watch_mta_index
 from mta_lake.defs.clean.assets import turnstile_readings
 from mta_lake.defs.jobs import turnstile_week_job
 from mta_lake.defs.mart.assets import dbt_resource, matches_mta_annual_ridership, ridership_mart

@@ -9,13 +9,39 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
-from mta_lake.core.lake import GCSLake, Lake, LocalLake
+from mta_lake.core.gcs_lake import GCSLake
+from mta_lake.core.lake import Lake, LocalLake
 from mta_lake.core.source import MtaSite, RetryPolicy
-from mta_lake_tests.support.fake_gcs import FakeGCS
-from mta_lake_tests.support.mirror import MtaMirror
+from mta_lake_harness.fake_gcs import FakeGCS
+from mta_lake_harness.instances import instance_with_every_week
+from mta_lake_harness.mirror import MtaMirror
+from mta_lake_harness.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mta"
+# The slowest modules first, the end-to-end ones longest first: `make test` runs two processes
+# (pytest-xdist, a module per worker at a time), so they start at once and the short modules fill
+# in beside them, instead of the longest running alone at the end.
+SLOWEST_MODULES = (
+    "e2e.test_published_weeks",
+    "e2e.test_backfill_daemon",
+    "e2e.test_production_stack",
+    "e2e.test_load_backfill",
+    "e2e.test_cli_wait",
+    "e2e.test_run_max_runtime",
+    "core.mart.bigquery.test_bigquery_mart",
+    "core.mart.test_mart_real_weeks",
+    "dashboard.test_pages",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.module.__name__.removeprefix("mta_lake_tests.") if item.module else ""
+        return SLOWEST_MODULES.index(module) if module in SLOWEST_MODULES else len(SLOWEST_MODULES)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
 
 # Real samples (see fixtures/mta/MANIFEST.md) and the week each one holds.
 SAMPLE_WEEKS = {
@@ -59,18 +85,27 @@ def mirror(sample_files: dict[str, bytes]) -> Iterator[MtaMirror]:
 
 @pytest.fixture(scope="session")
 def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGCS]:
-    """One fake-gcs-server for the session; STORAGE_EMULATOR_HOST points at it."""
+    """One fake-gcs-server for the session; STORAGE_EMULATOR_HOST points at it.
+
+    A key the developer's own environment gives (GOOGLE_APPLICATION_CREDENTIALS,
+    MTA_GCS_SERVICE_ACCOUNT_JSON) is set aside: it would win over the emulator's anonymous access
+    (mta_lake.core.lake.gcs_credentials) and send token requests to Google.
+    """
     server = FakeGCS(tmp_path_factory.mktemp("fake-gcs") / "server.log").start()
-    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    names = ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "MTA_GCS_SERVICE_ACCOUNT_JSON")
+    previous = {name: os.environ.get(name) for name in names}
     os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+    os.environ.pop("MTA_GCS_SERVICE_ACCOUNT_JSON", None)
     try:
         yield server
     finally:
         server.stop()
-        if previous is None:
-            os.environ.pop("STORAGE_EMULATOR_HOST", None)
-        else:
-            os.environ["STORAGE_EMULATOR_HOST"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(params=["local", "gcs"])
@@ -90,6 +125,21 @@ def lake(lake_url: str, request: pytest.FixtureRequest) -> Lake:
         bucket, _, prefix = lake_url[5:].partition("/")
         return GCSLake(server.client(), bucket, prefix)
     return LocalLake(lake_url)
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    """An ephemeral Dagster instance whose ``turnstile_weeks`` are every ended week (the index sensor's
+    job in a real deployment; tests of which weeks are partitions use ``empty_instance``)."""
+    with instance_with_every_week() as ephemeral:
+        yield ephemeral
+
+
+@pytest.fixture
+def empty_instance() -> Iterator[DagsterInstance]:
+    """An ephemeral Dagster instance with no partitions yet (a fresh deployment before the first tick)."""
+    with DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
 
 
 FAST_RETRY = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.05)

@@ -1,6 +1,8 @@
 # What mta_lake needs in Google Cloud: the lake bucket and the pipeline's service account, which
-# may use that bucket's objects and nothing else. The optional VM that runs the Docker Compose
-# stack is in vm.tf. Steps from an empty project: docs/DEPLOY.md ("Terraform").
+# may use that bucket's objects and nothing else -- and, only when the mart's target is BigQuery
+# (var.warehouse_target), the BigQuery API, the mart's dataset and the two BigQuery roles it needs.
+# The optional VM that runs the Docker Compose stack is in vm.tf. Steps from an empty project:
+# docs/DEPLOY.md ("Terraform").
 
 locals {
   labels = merge(
@@ -17,6 +19,7 @@ locals {
 
   apis = concat(
     ["iam.googleapis.com", "storage.googleapis.com"],
+    var.warehouse_target == "bigquery" ? ["bigquery.googleapis.com"] : [],
     var.create_vm ? ["compute.googleapis.com", "iap.googleapis.com", "oslogin.googleapis.com"] : [],
   )
 }
@@ -81,7 +84,7 @@ resource "google_service_account" "pipeline" {
 
 # The only role the pipeline holds, and only on the lake bucket: Storage Object User lets it
 # create, read, overwrite (update, delete) and list objects, which is all mta_lake does
-# (README, "Pointing it at a real bucket"). Narrower than Storage Object Admin, which adds object
+# (docs/OPERATIONS.md, "Pointing it at a real bucket"). Narrower than Storage Object Admin, which adds object
 # and managed-folder IAM administration. Nothing project-wide.
 resource "google_storage_bucket_iam_member" "pipeline_objects" {
   bucket = google_storage_bucket.lake.name
@@ -106,4 +109,44 @@ resource "google_service_account_key" "pipeline" {
   count = var.create_service_account_key ? 1 : 0
 
   service_account_id = google_service_account.pipeline.name
+}
+
+# --- The mart in BigQuery (var.warehouse_target = "bigquery" only) -----------------------------
+# With the default target (duckdb_gcs) the mart is a DuckDB file that reads the lake through the
+# bucket grant above: nothing here is created. With BigQuery, the pipeline runs query jobs in the
+# project (roles/bigquery.jobUser: jobs only, no data) and reads and writes tables in the mart's
+# dataset and nowhere else (roles/bigquery.dataEditor on that dataset); the external table over the
+# clean layer reads the lake with the same account's bucket grant.
+
+resource "google_bigquery_dataset" "mart" {
+  # Google-managed encryption at rest, like the bucket; a customer-managed key would need a KMS key
+  # ring this module does not own.
+  #checkov:skip=CKV_GCP_81:Google-managed encryption at rest, as for the lake bucket; no KMS key ring in this module
+
+  count = var.warehouse_target == "bigquery" ? 1 : 0
+
+  project     = var.project_id
+  dataset_id  = var.bigquery_dataset
+  location    = var.region # the lake bucket's region: an external table must be in the same location
+  description = "mta_lake: the ridership mart (dbt target bigquery)."
+  labels      = local.labels
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_bigquery_dataset_iam_member" "pipeline_mart" {
+  count = var.warehouse_target == "bigquery" ? 1 : 0
+
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.mart[0].dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = google_service_account.pipeline.member
+}
+
+resource "google_project_iam_member" "pipeline_bigquery_jobs" {
+  count = var.warehouse_target == "bigquery" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.pipeline.member
 }

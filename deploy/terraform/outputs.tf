@@ -21,7 +21,13 @@ output "env" {
     [
       "MTA_LAKE_URL=${local.mta_lake_url}",
       "GOOGLE_CLOUD_PROJECT=${var.project_id}",
+      "MTA_WAREHOUSE_TARGET=${var.warehouse_target}",
     ],
+    var.warehouse_target == "bigquery" ? [
+      "MTA_BIGQUERY_PROJECT=${var.project_id}",
+      "MTA_BIGQUERY_DATASET=${var.bigquery_dataset}",
+      "MTA_BIGQUERY_LOCATION=${var.region}",
+    ] : [],
     var.create_service_account_key ? [
       "# The key: terraform output -raw service_account_key | base64 -d > gcp-key.json; move it to the path below, owned by the image's user (chown 10001:10001, chmod 0400).",
       "GCP_CREDENTIALS_HOST_PATH=/etc/mta-lake/gcp-key.json",

@@ -107,6 +107,30 @@ variable "force_destroy" {
   description = "Let `terraform destroy` delete the bucket with every object and version in it. Keep false; set true (and apply) only just before destroying on purpose."
 }
 
+# --- The mart ------------------------------------------------------------------------------------
+
+variable "warehouse_target" {
+  type        = string
+  default     = "duckdb_gcs"
+  description = "The mart's dbt target (MTA_WAREHOUSE_TARGET). duckdb_gcs: a DuckDB file reading the lake from GCS, which needs nothing but the bucket grant. bigquery: also enables the BigQuery API and creates the mart's dataset, with roles/bigquery.jobUser on the project and roles/bigquery.dataEditor on that dataset for the pipeline (and needs an image with the BigQuery adapter)."
+
+  validation {
+    condition     = contains(["duckdb_gcs", "bigquery"], var.warehouse_target)
+    error_message = "warehouse_target must be duckdb_gcs or bigquery."
+  }
+}
+
+variable "bigquery_dataset" {
+  type        = string
+  default     = "mta_mart"
+  description = "With warehouse_target = bigquery: the dataset of the mart (MTA_BIGQUERY_DATASET), created in var.region."
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1023}$", var.bigquery_dataset))
+    error_message = "bigquery_dataset must be letters, digits and underscores, not starting with a digit."
+  }
+}
+
 # --- The pipeline's identity ---------------------------------------------------------------------
 
 variable "service_account_id" {

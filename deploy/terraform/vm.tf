@@ -153,8 +153,9 @@ resource "google_compute_instance" "vm" {
       repo_url     = var.repo_url
       repo_ref     = var.repo_ref
       image        = var.image
-      mta_lake_url = local.mta_lake_url
-      project_id   = var.project_id
+      mta_lake_url     = local.mta_lake_url
+      project_id       = var.project_id
+      warehouse_target = var.warehouse_target
     })
   }
 
@@ -162,6 +163,11 @@ resource "google_compute_instance" "vm" {
     # A new Debian image in the family must not replace the VM; the VM patches itself
     # (unattended-upgrades), and `terraform apply -replace` rebuilds it on purpose.
     ignore_changes = [boot_disk[0].initialize_params[0].image]
+
+    precondition {
+      condition     = var.warehouse_target != "bigquery" || var.image != ""
+      error_message = "warehouse_target = bigquery needs image: one with the BigQuery adapter (the image this repository builds has none)."
+    }
 
     precondition {
       condition     = var.repo_url != ""

@@ -12,7 +12,6 @@ readings.parquet`` (the parsing itself is ``mta_lake.core.clean``). For every we
    not at all (``Lake.writer``), and the readings object carries its counts as metadata.
 """
 
-import gzip
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -31,10 +30,11 @@ from mta_lake.core.clean import (
     output_data_version,
     week_checks,
 )
-from mta_lake.core.clean.text import RawFileError
+from mta_lake.core.clean.text import RawFileError, read_raw
 from mta_lake.core.lake import PARQUET, Lake, LakeError, LakeObject
 from mta_lake.core.layout import RAW_PREFIX, clean_quarantine_key, clean_readings_key, raw_file_name
 from mta_lake.core.reconcile import lake_weeks
+from mta_lake.core.settings import DEFAULT_MAX_WEEK_BYTES
 
 COUNTS_KEY = "clean_counts"
 """Lake-object metadata holding the week's counts as JSON (GCS metadata values are strings)."""
@@ -75,19 +75,34 @@ class CleanReport:
 
 
 def clean_lake_week(
-    lake: Lake, week: str, raw: LakeObject, *, mapping: StationMapping, force: bool = False
+    lake: Lake,
+    week: str,
+    raw: LakeObject,
+    *,
+    mapping: StationMapping,
+    force: bool = False,
+    max_bytes: int = DEFAULT_MAX_WEEK_BYTES,
 ) -> CleanReport:
-    """Clean one week whose raw object is ``raw``; see the module docstring."""
+    """Clean one week whose raw object is ``raw``; see the module docstring. ``max_bytes``: the
+    most the week's file may hold decompressed (``MTA_MAX_WEEK_BYTES``); a larger object, or one
+    that decompresses to more (a gzip bomb), fails the week before memory grows past it."""
     started = time.perf_counter()
     file_name = raw_file_name(raw.key)
     where = f"week {week} ({file_name})"
+    if raw.size > max_bytes:
+        raise CleaningError(
+            f"{where}: the raw object has {raw.size:,} bytes, more than {max_bytes:,} (MTA_MAX_WEEK_BYTES)"
+        )
     raw_crc = raw.metadata.get("source_crc32c", "")
-    raw_input: bytes | None = None
+    raw_input: bytes | bytearray | None = None
     if not raw_crc:
         # Landed by hand or by an older pipeline, with no CRC recorded: compute it from the bytes.
-        with lake.open_read(raw.key) as stream:
-            raw_input = gzip.decompress(stream.read())
-        raw_crc = f"{google_crc32c.value(raw_input):08x}"
+        try:
+            with lake.open_read(raw.key) as stream:
+                raw_input = read_raw(stream, max_bytes)
+        except RawFileError as error:
+            raise CleaningError(f"{where}: {error}") from None
+        raw_crc = f"{google_crc32c.value(bytes(raw_input)):08x}"
     version = output_data_version(raw_crc)
     key = clean_readings_key(week)
     existing = lake.stat(key)
@@ -105,7 +120,7 @@ def clean_lake_week(
     old_format = weeks.file_date_from_name(file_name) <= weeks.LAST_OLD_FORMAT_FILE
     if raw_input is None:
         with lake.open_read(raw.key) as stream:
-            raw_input = stream.read()  # the gzip object: about 2.6 MB for a full week
+            raw_input = stream.read(max_bytes + 1)  # the gzip object: about 2.6 MB for a full week
     try:
         result = clean_week(
             raw_input,
@@ -113,6 +128,7 @@ def clean_lake_week(
             file_name=file_name,
             old_format=old_format,
             mapping=mapping,
+            max_bytes=max_bytes,
         )
     except RawFileError as error:
         raise CleaningError(f"{where}: {error}") from None
@@ -168,12 +184,19 @@ class RunCleaning:
     """Clean the weeks of one run; iterate it for a ``CleanReport`` or ``CleanFailure`` per week."""
 
     def __init__(
-        self, keys: Sequence[str], lake: Lake, *, force: bool = False, mapping: StationMapping | None = None
+        self,
+        keys: Sequence[str],
+        lake: Lake,
+        *,
+        force: bool = False,
+        mapping: StationMapping | None = None,
+        max_bytes: int = DEFAULT_MAX_WEEK_BYTES,
     ) -> None:
         self.keys = list(keys)
         self.lake = lake
         self.force = force
         self.mapping = mapping or default_station_mapping()
+        self.max_bytes = max_bytes
         self.failures: dict[str, CleanFailure] = {}
 
     def __iter__(self) -> Iterator[CleanReport | CleanFailure]:
@@ -186,7 +209,9 @@ class RunCleaning:
                         f"week {week}: no raw file in the lake ({self.lake.uri(RAW_PREFIX)}): land "
                         "raw_turnstile for this week first"
                     )
-                yield clean_lake_week(self.lake, week, raw, mapping=self.mapping, force=self.force)
+                yield clean_lake_week(
+                    self.lake, week, raw, mapping=self.mapping, force=self.force, max_bytes=self.max_bytes
+                )
             except (CleaningError, LakeError) as error:
                 failure = CleanFailure(week, error)
                 self.failures[week] = failure

@@ -2,97 +2,72 @@
 
 Plain Python, no Dagster. Both lakes offer the same small interface (``Lake``) and pass the same
 tests. A write goes through ``Lake.writer``: bytes are streamed to a place no reader sees (a
-hidden temporary file; an unfinished GCS resumable upload) and become the object only when the
-``with`` block ends cleanly. Any exception discards them and leaves an older object untouched.
+hidden temporary file; a hidden GCS staging object) and become the object, together with their
+metadata, only when the ``with`` block ends cleanly. Any exception discards them and leaves an
+older object untouched.
+
+``open_lake(settings)`` is the one way any layer, tool or the warehouse opens the lake, and where
+the GCS credentials are chosen (``gcs_credentials``). The interface both lakes offer is
+``mta_lake.core.lake_interface`` (re-exported here); the local lake is here; the GCS lake is
+``mta_lake.core.gcs_lake``.
 """
 
+import fcntl
 import json
 import os
 import uuid
-from abc import ABC, abstractmethod
+import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-GZIP = "application/gzip"
-PARQUET = "application/vnd.apache.parquet"
+from mta_lake.core.lake_interface import (
+    CREDENTIALS_FILE_VARIABLE,
+    GZIP,
+    KEY_VARIABLE,
+    PARQUET,
+    Lake,
+    LakeError,
+    LakeObject,
+    PendingObject,
+    Writable,
+    is_hidden,
+)
 
+# What the platform imports from here: the interface, and the two ways to get a lake.
+__all__ = [
+    "CREDENTIALS_FILE_VARIABLE",
+    "GZIP",
+    "KEY_VARIABLE",
+    "PARQUET",
+    "Lake",
+    "LakeError",
+    "LakeObject",
+    "LocalLake",
+    "PendingObject",
+    "Writable",
+    "gcs_credentials",
+    "is_hidden",
+    "open_lake",
+    "parse_lake_url",
+]
 
-class LakeError(Exception):
-    """The lake cannot be used as configured. Messages name the setting, never a secret."""
-
-
-@dataclass(frozen=True)
-class LakeObject:
-    key: str
-    size: int
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    updated: datetime | None = None
-
-
-class Writable(Protocol):
-    def write(self, data: bytes, /) -> int | None: ...
-
-
-class PendingObject:
-    """What ``Lake.writer`` yields: a sink for the bytes, and the metadata to store with them.
-
-    ``metadata`` may be filled in until the ``with`` block ends (counts are only known then).
-    """
-
-    def __init__(self, sink: Writable) -> None:
-        self._sink = sink
-        self.metadata: dict[str, str] = {}
-        self.bytes_written = 0
-
-    def write(self, data: bytes, /) -> int | None:
-        self.bytes_written += len(data)
-        return self._sink.write(data)
-
-
-class Lake(ABC):
-    """A store of immutable-looking objects addressed by ``/``-separated keys."""
-
-    url: str
-
-    @abstractmethod
-    def uri(self, key: str) -> str:
-        """The address a person or another tool would use for ``key``."""
-
-    @abstractmethod
-    def stat(self, key: str) -> LakeObject | None:
-        """The object at ``key`` with its metadata, or None."""
-
-    @abstractmethod
-    def list(self, prefix: str) -> list[LakeObject]:
-        """Every object whose key starts with ``prefix`` (read from the store, not remembered)."""
-
-    @abstractmethod
-    def writer(self, key: str, content_type: str = GZIP) -> AbstractContextManager[PendingObject]:
-        """A context manager yielding a ``PendingObject``; the object appears only on clean exit.
-
-        ``content_type`` is what GCS serves the object as (raw files are gzip, the clean layer Parquet).
-        """
-
-    @abstractmethod
-    def open_read(self, key: str) -> IO[bytes]:
-        """The stored bytes of ``key``."""
-
-    @abstractmethod
-    def delete(self, key: str) -> None:
-        """Remove ``key`` if it exists."""
-
-    @abstractmethod
-    def check_access(self) -> None:
-        """Fail early, with a clear ``LakeError``, if the lake cannot be listed."""
+if TYPE_CHECKING:
+    from mta_lake.core.settings import Settings
 
 
 class LocalLake(Lake):
-    """A folder on this machine. Metadata lives in a hidden JSON file beside each object."""
+    """A folder on this machine. Metadata lives in a hidden JSON file beside each object.
+
+    An object and its metadata are two files, replaced one after the other. Writers take a lock
+    on the folder (``flock`` on the directory) around the two renames and readers a shared one
+    around reading both, so that two writers of one key (two runs landing the same week) can never leave
+    the bytes of one with the metadata of the other, and no reader sees such a pair.
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -108,17 +83,32 @@ class LocalLake(Lake):
     def _meta_path(path: Path) -> Path:
         return path.with_name(f".{path.name}.json")
 
+    @contextmanager
+    def _locked(self, folder: Path, *, exclusive: bool) -> Iterator[None]:
+        """The folder's own lock (``flock`` on the directory: no lock file to leave behind)."""
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(handle)  # closing releases the lock
+
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()
 
     def stat(self, key: str) -> LakeObject | None:
         path = self._path(key)
-        try:
-            size = path.stat().st_size
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        except FileNotFoundError:
+        if not path.parent.is_dir():
             return None
-        return LakeObject(key=key, size=size, metadata=self._read_meta(path), updated=mtime)
+        with self._locked(path.parent, exclusive=False):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                return None
+            metadata = self._read_meta(path)
+        return LakeObject(
+            key=key, size=stat.st_size, metadata=metadata, updated=datetime.fromtimestamp(stat.st_mtime, UTC)
+        )
 
     def _read_meta(self, path: Path) -> dict[str, str]:
         try:
@@ -139,15 +129,9 @@ class LocalLake(Lake):
                 continue  # hidden: metadata sidecars and writes in progress
             key = relative.as_posix()
             if key.startswith(prefix):
-                stat = entry.stat()
-                found.append(
-                    LakeObject(
-                        key=key,
-                        size=stat.st_size,
-                        metadata=self._read_meta(entry),
-                        updated=datetime.fromtimestamp(stat.st_mtime, UTC),
-                    )
-                )
+                obj = self.stat(key)
+                if obj is not None:  # not deleted since the folder was read
+                    found.append(obj)
         return found
 
     @contextmanager
@@ -167,22 +151,38 @@ class LocalLake(Lake):
                 sink.flush()
                 os.fsync(sink.fileno())
             staging_meta.write_text(json.dumps(pending.metadata, sort_keys=True))
-            # The object first, then its metadata: a crash in between leaves metadata that
-            # is older than the object, which at worst causes one needless re-land.
-            os.replace(staging, path)
-            os.replace(staging_meta, self._meta_path(path))
-            _fsync_dir(path.parent)
+            self._replace(staging, staging_meta, path)
         finally:
             staging.unlink(missing_ok=True)
             staging_meta.unlink(missing_ok=True)
+
+    def _replace(self, source: Path, source_meta: Path, path: Path) -> None:
+        """``source`` and its metadata file become ``path`` and its metadata, under the folder's lock."""
+        with self._locked(path.parent, exclusive=True):
+            # The object first, then its metadata: a crash in between leaves metadata that is
+            # older than the object, which at worst causes one needless re-land.
+            os.replace(source, path)
+            if source_meta.exists():
+                os.replace(source_meta, self._meta_path(path))
+            else:
+                self._meta_path(path).unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+
+    def promote(self, staged_key: str, key: str) -> None:
+        staged, path = self._path(staged_key), self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._replace(staged, self._meta_path(staged), path)
 
     def open_read(self, key: str) -> IO[bytes]:
         return open(self._path(key), "rb")
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        path.unlink(missing_ok=True)
-        self._meta_path(path).unlink(missing_ok=True)
+        if not path.parent.is_dir():
+            return
+        with self._locked(path.parent, exclusive=True):
+            path.unlink(missing_ok=True)
+            self._meta_path(path).unlink(missing_ok=True)
 
     def check_access(self) -> None:
         try:
@@ -203,175 +203,117 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-GCS_UPLOAD_CHUNK = 2 << 20
-"""Resumable-upload chunk size: at most this much compressed data is buffered in memory. 2 MiB
-keeps peak memory the same for a 33 MB week and a file four times larger (benchmarks/RESULTS.md);
-8 MiB buffered a whole chunk more for the larger one."""
+# -- opening the lake: the one place credentials are chosen ------------------------------------
+
+EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
+PROJECT_VARIABLE = "GOOGLE_CLOUD_PROJECT"
+READ_WRITE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+READ_ONLY_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
+EMULATOR_PROJECT = "mta-lake-emulator"
 
 
-class _GCSPendingObject(PendingObject):
-    """Hands the metadata known so far to the upload session when it starts (the first chunk)."""
+@dataclass(frozen=True)
+class GCSCredentials:
+    """The credentials chosen for GCS, the project, and which way they were given (a name, never a value)."""
 
-    def __init__(self, sink: Writable, blob: Any) -> None:
-        super().__init__(sink)
-        self._blob = blob
-
-    def write(self, data: bytes, /) -> int | None:
-        if self.bytes_written == 0:
-            self._blob.metadata = dict(self.metadata)
-        return super().write(data)
+    credentials: Any
+    """A ``google.auth.credentials.Credentials``."""
+    project: str | None
+    source: str
 
 
-class GCSLake(Lake):
-    """A bucket (and optional prefix) in Google Cloud Storage, through google-cloud-storage.
+def gcs_credentials(
+    *,
+    service_account_json: str | None = None,
+    project: str | None = None,
+    scopes: tuple[str, ...] = (READ_WRITE_SCOPE,),
+    environ: Mapping[str, str] | None = None,
+) -> GCSCredentials:
+    """The GCS credentials the environment gives, in this order:
 
-    ``client`` is a ``google.cloud.storage.Client``; it is passed in so that credentials are
-    chosen in one place (``mta_lake.defs.resources``).
+    1. a service-account key as JSON text: ``service_account_json`` (what Dagster resolved from the
+       ``EnvVar``), else ``MTA_GCS_SERVICE_ACCOUNT_JSON`` read now;
+    2. a key file named by ``GOOGLE_APPLICATION_CREDENTIALS``;
+    3. anonymous, when ``STORAGE_EMULATOR_HOST`` points at an emulator (fake-gcs-server);
+    4. Application Default Credentials (gcloud, the VM's or the workload's service account).
+
+    An explicit key or key file wins over the emulator's anonymous access, so a key can be tested
+    against an emulator (which then receives the requests: the storage client sends every request
+    to ``STORAGE_EMULATOR_HOST`` whatever the credentials). Errors are ``LakeError`` naming the
+    variable, never quoting the key or a parser's message about it.
     """
+    env = os.environ if environ is None else environ
+    key = service_account_json or env.get(KEY_VARIABLE) or None
+    project = project or env.get(PROJECT_VARIABLE) or None
+    if key:
+        from google.oauth2 import service_account
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
-        self.client = client
-        self.bucket_name = bucket
-        self.prefix = prefix.strip("/")
-        self.url = f"gs://{bucket}/{self.prefix}".rstrip("/")
-        self._bucket = client.bucket(bucket)
-
-    def _name(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def _key(self, name: str) -> str:
-        return name[len(self.prefix) + 1 :] if self.prefix else name
-
-    def uri(self, key: str) -> str:
-        return f"gs://{self.bucket_name}/{self._name(key)}"
-
-    def _translate(self, error: Exception, doing: str) -> Exception:
-        import google.auth.exceptions
-        from google.api_core import exceptions as gexc
-
-        if isinstance(error, google.auth.exceptions.GoogleAuthError):
-            # Never the error's text: a token endpoint's answer is nobody's business in a log.
-            return LakeError(
-                f"{doing}: the configured GCS credentials were refused ({type(error).__name__}); "
-                "check MTA_GCS_SERVICE_ACCOUNT_JSON or GOOGLE_APPLICATION_CREDENTIALS"
-            )
-
-        # Uploads report HTTP errors as google.cloud.storage.exceptions.InvalidResponse (from
-        # the resumable-media layer), other calls as google.api_core exceptions.
-        status = getattr(getattr(error, "response", None), "status_code", None)
-        if isinstance(error, gexc.NotFound) or status == 404:
-            lost = ", or the upload session was lost" if doing.startswith("writing") else ""
-            return LakeError(
-                f"{doing}: bucket {self.bucket_name!r} does not exist or is not visible{lost} "
-                f"(MTA_LAKE_URL={self.url})"
-            )
-        if isinstance(error, (gexc.Forbidden, gexc.Unauthorized)) or status in (401, 403):
-            return LakeError(
-                f"{doing}: access to gs://{self.bucket_name} was denied for the configured "
-                "credentials (MTA_GCS_SERVICE_ACCOUNT_JSON or GOOGLE_APPLICATION_CREDENTIALS)"
-            )
-        if _is_storage_error(error):
-            # Google's and requests' errors name URLs and status codes, never key material.
-            text = str(error)
-            text = text if len(text) <= 200 else text[:197] + "..."
-            return LakeError(f"{doing}: {type(error).__name__}: {text} (MTA_LAKE_URL={self.url})")
-        return error
-
-    def stat(self, key: str) -> LakeObject | None:
         try:
-            blob = self._bucket.get_blob(self._name(key))
-        except Exception as error:
-            raise self._translate(error, f"reading {self.uri(key)}") from None
-        if blob is None:
-            return None
-        return LakeObject(key=key, size=blob.size, metadata=dict(blob.metadata or {}), updated=blob.updated)
+            info = json.loads(key)
+            if not isinstance(info, dict):
+                raise ValueError("not a JSON object")
+            credentials = service_account.Credentials.from_service_account_info(info, scopes=list(scopes))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Never echo the value or the parser's message: either could quote the key.
+            raise LakeError(
+                f"{KEY_VARIABLE} is not a valid service-account key (expected the JSON of a "
+                "key file with client_email, private_key and token_uri)"
+            ) from None
+        return GCSCredentials(credentials, project or info.get("project_id"), KEY_VARIABLE)
 
-    def list(self, prefix: str) -> list[LakeObject]:
+    import google.auth
+    import google.auth.exceptions
+
+    key_file = env.get(CREDENTIALS_FILE_VARIABLE)
+    if key_file:
         try:
-            blobs = list(self.client.list_blobs(self.bucket_name, prefix=self._name(prefix)))
-        except Exception as error:
-            raise self._translate(error, f"listing {self.uri(prefix)}") from None
-        return [
-            LakeObject(key=self._key(b.name), size=b.size, metadata=dict(b.metadata or {}), updated=b.updated)
-            for b in blobs
-        ]
+            # As google.auth.default reads this variable (its warning is about files from strangers;
+            # this one is the operator's own setting).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                credentials, file_project = google.auth.load_credentials_from_file(
+                    key_file, scopes=list(scopes)
+                )
+        except (google.auth.exceptions.GoogleAuthError, ValueError, OSError) as error:
+            raise LakeError(
+                f"{CREDENTIALS_FILE_VARIABLE}={key_file} is not a usable key file ({type(error).__name__})"
+            ) from None
+        return GCSCredentials(credentials, project or file_project, CREDENTIALS_FILE_VARIABLE)
+    if env.get(EMULATOR_VARIABLE):
+        from google.auth.credentials import AnonymousCredentials
 
-    @contextmanager
-    def writer(self, key: str, content_type: str = GZIP) -> Iterator[PendingObject]:
-        blob = self._bucket.blob(self._name(key), chunk_size=GCS_UPLOAD_CHUNK)
-        blob.content_type = content_type
-        try:
-            # BlobWriter is a resumable upload: the object exists only once close() finalises it.
-            sink = blob.open("wb", ignore_flush=True)
-            try:
-                pending = _GCSPendingObject(sink, blob)
-                yield pending
-                # The upload session starts with the first full chunk, or at close for objects
-                # under one chunk. For small objects all metadata travels with the upload.
-                blob.metadata = dict(pending.metadata)
-                sent_early = pending.bytes_written >= GCS_UPLOAD_CHUNK
-                sink.close()
-            except BaseException:
-                _abandon(sink)
-                raise
-            if sent_early:
-                # A larger object (a real week: ~2.6 MB) started its upload with the source's
-                # metadata (URL, ETag, Last-Modified: what change detection needs) before its
-                # counts were known; add the counts now. The bytes are complete either way.
-                blob.patch()
-        except LakeError:
-            raise
-        except Exception as error:
-            translated = self._translate(error, f"writing {self.uri(key)}")
-            if translated is error:
-                raise
-            raise translated from None
-
-    def open_read(self, key: str) -> IO[bytes]:
-        return self._bucket.blob(self._name(key)).open("rb", raw_download=True)
-
-    def delete(self, key: str) -> None:
-        from google.api_core import exceptions as gexc
-
-        with suppress(gexc.NotFound):
-            self._bucket.blob(self._name(key)).delete()
-
-    def check_access(self) -> None:
-        try:
-            next(iter(self.client.list_blobs(self.bucket_name, prefix=self._name(""), max_results=1)), None)
-        except Exception as error:
-            translated = self._translate(error, "checking the lake")
-            if translated is error:
-                raise LakeError(
-                    f"checking the lake: cannot list gs://{self.bucket_name} "
-                    f"(MTA_LAKE_URL={self.url}): {type(error).__name__}"
-                ) from None
-            raise translated from None
+        return GCSCredentials(
+            AnonymousCredentials(), project or EMULATOR_PROJECT, f"{EMULATOR_VARIABLE} (anonymous)"
+        )
+    try:
+        credentials, default_project = google.auth.default(scopes=list(scopes))
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise LakeError(
+            f"no GCS credentials: set {CREDENTIALS_FILE_VARIABLE} to a key file, {KEY_VARIABLE} to a "
+            "key, or run where Application Default Credentials exist"
+        ) from None
+    return GCSCredentials(credentials, project or default_project, "Application Default Credentials")
 
 
-def _abandon(sink: Any) -> None:
-    """Cancel a ``BlobWriter``'s upload and drop its buffer, whatever state it is in.
+def open_lake(
+    settings: "Settings",
+    *,
+    service_account_json: str | None = None,
+    project: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Lake:
+    """The lake ``settings.lake_url`` names: a ``LocalLake``, or a ``GCSLake`` with the credentials
+    ``gcs_credentials`` chooses (see there; ``service_account_json`` and ``project`` as there)."""
+    scheme, location, prefix = parse_lake_url(settings.lake_url)
+    if scheme == "file":
+        return LocalLake(location)
+    from google.cloud import storage
 
-    Not ``BlobWriter.__exit__``: when close() itself fails (a missing bucket, a lost session) the
-    writer stays open, and the garbage collector's close() would then retry the upload -- for
-    minutes, from whichever thread happens to collect it, and possibly creating the object after
-    the failure was reported.
-    """
-    with suppress(Exception):
-        sink.terminate()  # deletes the resumable session, if one was started
-    buffer = getattr(sink, "_buffer", None)  # terminate() skips this when the delete fails
-    if buffer is not None:
-        with suppress(Exception):
-            buffer.close()
+    from mta_lake.core.gcs_lake import GCSLake
 
-
-def _is_storage_error(error: BaseException) -> bool:
-    """True for errors of the storage client's stack (not, say, a source error raised mid-write)."""
-    import requests
-    from google.api_core.exceptions import GoogleAPIError
-    from google.cloud.storage.exceptions import InvalidResponse
-
-    return isinstance(error, (GoogleAPIError, InvalidResponse, requests.RequestException))
+    chosen = gcs_credentials(service_account_json=service_account_json, project=project, environ=environ)
+    client = storage.Client(project=chosen.project, credentials=chosen.credentials)
+    return GCSLake(client, location, prefix, credentials_source=chosen.source)
 
 
 def parse_lake_url(url: str) -> tuple[str, str, str]:

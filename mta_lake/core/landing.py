@@ -1,27 +1,36 @@
 """Land one week: stream its file from the source, gzip it on the fly, store it in the lake.
 
 Plain Python, no Dagster. This is where a week becomes a lake object. The bytes stored are the
-bytes the MTA served, gzip-compressed (one gzip member, zlib level 6); nothing is parsed or
-rewritten. Only the first line is read as text, to refuse anything that is not a turnstile file
-before a byte reaches the lake. Memory stays flat: one chunk in flight, zlib's window, and at
-most one upload chunk.
+bytes the MTA served, gzip-compressed (one gzip member, zlib level 6); nothing is rewritten. The
+first line is read as text, to refuse anything that is not a turnstile file before a byte reaches
+the lake. Memory stays flat: one chunk in flight, zlib's window, and at most one upload chunk.
+
+A week already in the lake is never replaced by something worse: a re-land (the source changed,
+or one was asked for) writes the new file beside the old one (``layout.raw_candidate_key``),
+parses it whole with the clean layer's parser, and only then puts it in the old one's place; a
+new file that does not parse whole is dropped and the old one kept, with an error saying why.
 """
 
 import logging
-import math
 import re
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import google_crc32c
 
-from mta_lake.core import weeks
-from mta_lake.core.lake import Lake, LakeError, LakeObject, Writable
-from mta_lake.core.layout import raw_file_name, raw_key
+from mta_lake.core.lake import Lake, LakeError, Writable
+from mta_lake.core.landing_report import (
+    LandingReport,
+    StreamStats,
+    count_metadata,
+    recorded_server_info,
+    report_from_lake_object,
+    source_metadata,
+)
+from mta_lake.core.layout import raw_candidate_key, raw_key
 from mta_lake.core.source import (
     BadSourceError,
     MtaSite,
@@ -64,45 +73,6 @@ class RetriesExhaustedError(LandingError):
 
 class LakeWriteError(LandingError, LakeError):
     """The lake refused or lost the object (missing bucket, denied, disk full); the lake is as it was."""
-
-
-@dataclass(frozen=True)
-class StreamStats:
-    """What was counted while compressing one file."""
-
-    source_bytes: int
-    stored_bytes: int
-    data_rows: int
-    crc32c: str
-    """CRC32C of the source bytes, as 8 hex digits."""
-
-
-@dataclass(frozen=True)
-class LandingReport:
-    """What landing one week did."""
-
-    week: str
-    file_name: str
-    source_url: str
-    uri: str
-    status: str
-    """``landed``, ``relanded`` (source changed or re-land asked), ``already_landed``, or
-    ``recorded_from_lake`` (found in the lake by the reconciliation)."""
-    stats: StreamStats
-    seconds: float
-    server: ServerFileInfo = field(default_factory=ServerFileInfo)
-    attempts: int = 1
-    landed_at: str | None = None
-    """When the object was written (UTC, ISO 8601), as recorded with it."""
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.stats.source_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def downloaded(self) -> bool:
-        """True when the file was downloaded by this landing (not already in the lake, not recorded)."""
-        return self.status in ("landed", "relanded")
 
 
 def check_first_line(first_line: bytes, expect_old_format: bool) -> bool:
@@ -179,108 +149,6 @@ def compress_stream(
     )
 
 
-def _source_metadata(url: str, server: ServerFileInfo) -> dict[str, str]:
-    """What is known before the first byte: where the file came from and what the server said."""
-    metadata = {"source_url": url}
-    if server.last_modified:
-        metadata["source_last_modified"] = server.last_modified
-    if server.etag:
-        metadata["source_etag"] = server.etag
-    if server.content_length is not None:
-        metadata["source_content_length"] = str(server.content_length)
-    return metadata
-
-
-def _count_metadata(stats: StreamStats) -> dict[str, str]:
-    """What is known only once the whole stream has been read."""
-    return {
-        "source_bytes": str(stats.source_bytes),
-        "source_crc32c": stats.crc32c,
-        "data_rows": str(stats.data_rows),
-        "landed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def report_from_lake_object(
-    lake: Lake, obj: LakeObject, status: str, server: ServerFileInfo | None = None, seconds: float = 0.0
-) -> LandingReport:
-    """What the lake object itself says about a week that was not downloaded now.
-
-    Used for a week already landed and for one the reconciliation records from the lake, so both
-    carry the same metadata as a fresh landing (``report_metadata``).
-    """
-    recorded = dict(obj.metadata)
-    file_name = raw_file_name(obj.key)
-    return LandingReport(
-        week=weeks.week_of_file(weeks.file_date_from_name(file_name)).isoformat(),
-        file_name=file_name,
-        source_url=recorded.get("source_url", ""),
-        uri=lake.uri(obj.key),
-        status=status,
-        stats=recorded_stats(obj.size, recorded),
-        seconds=seconds,
-        server=server or recorded_server_info(recorded),
-        attempts=0,
-        landed_at=recorded.get("landed_at"),
-    )
-
-
-def report_metadata(report: LandingReport) -> dict[str, str | int | float]:
-    """The metadata recorded with a week's materialisation, whichever way the week got there.
-
-    Download figures (seconds, MB/s, attempts) only for a week downloaded now: for a week that was
-    already in the lake they would describe nothing. ``source_url`` is a URL; the Dagster layer
-    marks it as one.
-    """
-    metadata: dict[str, str | int | float] = {
-        "dagster/uri": report.uri,
-        "status": report.status,
-        "file_name": report.file_name,
-        "stored_bytes": report.stats.stored_bytes,
-    }
-    optional: list[tuple[str, str | int | float | None]] = [
-        ("source_url", report.source_url or None),
-        ("source_bytes", report.stats.source_bytes or None),
-        ("data_rows", report.stats.data_rows if report.stats.crc32c else None),
-        ("source_crc32c", report.stats.crc32c or None),
-        ("landed_at", report.landed_at),
-        ("server_last_modified", report.server.last_modified),
-        ("server_etag", report.server.etag),
-        ("server_size", report.server.content_length),
-    ]
-    if report.downloaded:
-        optional += [
-            ("seconds", round(report.seconds, 3)),
-            ("mb_per_s", round(report.mb_per_s, 2)),
-            ("attempts", report.attempts),
-        ]
-    metadata.update({name: value for name, value in optional if value is not None and value != ""})
-    return metadata
-
-
-def recorded_server_info(metadata: dict[str, str] | None) -> ServerFileInfo:
-    metadata = metadata or {}
-    length = metadata.get("source_content_length")
-    return ServerFileInfo(
-        last_modified=metadata.get("source_last_modified"),
-        etag=metadata.get("source_etag"),
-        content_length=int(length) if length and length.isdigit() else None,
-    )
-
-
-def recorded_stats(size: int, metadata: dict[str, str]) -> StreamStats:
-    def number(name: str) -> int:
-        value = metadata.get(name, "")
-        return int(value) if value.isdigit() else 0
-
-    return StreamStats(
-        source_bytes=number("source_bytes"),
-        stored_bytes=size,
-        data_rows=number("data_rows"),
-        crc32c=metadata.get("source_crc32c", ""),
-    )
-
-
 class _Attempts:
     def __init__(self) -> None:
         self.count = 0
@@ -339,6 +207,9 @@ def _land_week(
 
     attempts = _Attempts()
     landed: list[str] = []
+    served: list[str] = []
+    # A first landing writes the object itself; a re-land writes a candidate beside the old one.
+    target = key if existing is None else raw_candidate_key(week_file.name)
 
     def attempt() -> tuple[StreamStats, ServerFileInfo]:
         attempts.count += 1
@@ -362,12 +233,14 @@ def _land_week(
                 yield rest
                 yield from chunks
 
-            with lake.writer(key) as pending:
-                # Recorded with the object, for change detection and for the lake's own listing.
-                pending.metadata.update(_source_metadata(url, response.info))
+            with lake.writer(target) as pending:
+                # Recorded with the object, for change detection and for the lake's own listing:
+                # the address that served the bytes (after any redirect within the site).
+                pending.metadata.update(source_metadata(response.url, response.info))
                 stats = compress_stream(body(), pending, has_header=has_header)
-                pending.metadata.update(_count_metadata(stats))
+                pending.metadata.update(count_metadata(stats))
                 landed.append(pending.metadata["landed_at"])
+            served.append(response.url)
             return stats, response.info
 
     try:
@@ -378,12 +251,21 @@ def _land_week(
         raise RetriesExhaustedError(week_file, url, error.reason) from None
     except SourceError as error:
         raise LandingError(week_file, url, error.reason) from None
+    if target != key:
+        try:
+            check_parses_whole(lake, target, week_file, site.max_file_bytes)
+        except ValueError as error:
+            lake.delete(target)
+            raise LandingError(
+                week_file, url, f"the new file does not parse whole, so the landed copy is kept: {error}"
+            ) from None
+        lake.promote(target, key)
     landed_at = landed[-1] if landed else None
 
     return LandingReport(
         week=week_file.key,
         file_name=week_file.name,
-        source_url=url,
+        source_url=served[-1] if served else url,
         uri=lake.uri(key),
         status=status,
         stats=stats,
@@ -392,6 +274,35 @@ def _land_week(
         attempts=attempts.count,
         landed_at=landed_at,
     )
+
+
+_PARSE_WHOLE = threading.Lock()
+"""One whole-file parse at a time per process: a re-land of many weeks (``reland: true`` with several
+downloads at once) must not hold several parsed weeks in memory together."""
+
+
+def check_parses_whole(lake: Lake, key: str, week_file: WeekFile, max_bytes: int) -> None:
+    """Parse the raw object at ``key`` as the clean layer will; ``ValueError`` saying why it does not.
+
+    Whole means: the gzip stream is complete and within ``max_bytes`` decompressed, its format is
+    the week's era, and the clean layer's accounting holds (at most 1% of the lines quarantined).
+    """
+    from mta_lake.core.clean import CleanWeekError, RawFileError, clean_week
+
+    with _PARSE_WHOLE, lake.open_read(key) as stream:
+        try:
+            result = clean_week(
+                stream,
+                week=week_file.week,
+                file_name=week_file.name,
+                old_format=week_file.is_old_format,
+                max_bytes=max_bytes,
+            )
+            result.check_accounting()
+        except (CleanWeekError, RawFileError) as error:
+            raise ValueError(str(error)) from None
+    if result.counts.format_as_expected is False:
+        raise ValueError(f"a {result.counts.file_format}-format file in the other format's era")
 
 
 def _source_changed(
@@ -414,158 +325,3 @@ def _source_changed(
         )
         return False, None
     return now.differs_from(recorded), now
-
-
-# -- the weeks of one run ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LateFilePolicy:
-    """When a week's missing file is late (try again later) rather than not published."""
-
-    retry_seconds: float = 3600.0
-    """Wait between attempts at a week whose file is not up yet."""
-    grace: timedelta = weeks.PUBLICATION_GRACE
-    """How long after a week ends its missing file counts as late."""
-
-    @property
-    def max_retries(self) -> int:
-        """Attempts that fit in the grace period, plus one for the attempt that finds it over."""
-        return math.ceil(self.grace.total_seconds() / max(self.retry_seconds, 1)) + 1
-
-
-@dataclass(frozen=True)
-class WeekFailure:
-    """A week of the run that did not land, and why."""
-
-    week: str
-    error: Exception
-
-    def __str__(self) -> str:
-        return str(self.error)
-
-
-@dataclass(frozen=True)
-class RunVerdict:
-    """How a run of weeks ended: ``landed``, ``retry_later`` (only late files) or ``failed``."""
-
-    outcome: str
-    failures: tuple[WeekFailure, ...] = ()
-    retry_seconds: float = 0.0
-    max_retries: int = 0
-
-    @property
-    def failed_weeks(self) -> list[str]:
-        return sorted(failure.week for failure in self.failures)
-
-    @property
-    def retryable(self) -> bool:
-        """True when every failure was transient and outlasted its retries: a later run may succeed."""
-        return bool(self.failures) and all(
-            isinstance(failure.error, RetriesExhaustedError) for failure in self.failures
-        )
-
-    def summary(self, run_size: int) -> str:
-        """One line per failed week (the week, the file and the reason), in week order."""
-        lines = [str(failure) for failure in sorted(self.failures, key=lambda f: f.week)]
-        if len(lines) == 1:
-            return lines[0]
-        return f"{len(lines)} of {run_size} weeks failed:\n" + "\n".join(lines)
-
-
-class RunLanding:
-    """Land the weeks of one run: the index read once, a pool of downloads, every failure kept.
-
-    Iterate it to land the weeks; each week is yielded as soon as it is done (a ``LandingReport``
-    or a ``WeekFailure``). Then ``verdict()`` says how the run ended. ``now`` is the clock the
-    late-file decision reads, so it can be tested without waiting.
-
-        landing = RunLanding(keys, site, lake, late=LateFilePolicy(...))
-        for outcome in landing:
-            ...
-        verdict = landing.verdict()
-    """
-
-    def __init__(
-        self,
-        keys: Sequence[str],
-        site: MtaSite,
-        lake: Lake,
-        *,
-        reland: bool = False,
-        max_workers: int = 1,
-        late: LateFilePolicy | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(weeks.NEW_YORK),
-    ) -> None:
-        self.keys = list(keys)
-        self.site = site
-        self.lake = lake
-        self.reland = reland
-        self.max_workers = max_workers
-        self.late = late or LateFilePolicy()
-        self.now = now
-        self.failures: dict[str, WeekFailure] = {}
-        self.index_readable: bool | None = None
-        """None until the index is read (it is not read when no week is valid)."""
-
-    def __iter__(self) -> Iterator[LandingReport | WeekFailure]:
-        todo: list[tuple[str, date]] = []
-        for key in self.keys:
-            try:
-                todo.append((key, weeks.parse_week(key, self.now())))
-            except weeks.InvalidWeekError as error:
-                yield self._fail(key, error)
-        if not todo:
-            return
-        published = self.site.published_file_dates()
-        self.index_readable = published is not None
-        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            futures = {pool.submit(self._land_one, week, published): key for key, week in todo}
-            for future in as_completed(futures):
-                key = futures[future]
-                try:
-                    yield future.result()
-                except (LandingError, LakeError) as error:
-                    # A LakeError here (a bucket that can be listed but not written) is a setting
-                    # to fix: it fails the week like the rest.
-                    yield self._fail(key, error)
-
-    def _fail(self, key: str, error: Exception) -> WeekFailure:
-        failure = WeekFailure(key, error)
-        self.failures[key] = failure
-        return failure
-
-    def _land_one(self, week: date, published: Sequence[date] | None) -> LandingReport:
-        week_file = weeks.resolve_week(week, published)
-        if week_file is None:
-            placeholder = WeekFile(week=week, file_date=weeks.week_end(week), from_index=False)
-            raise WeekNotPublishedError(
-                placeholder,
-                self.site.index_url,
-                "not published: the index page lists no file within 3 days of the week's end",
-            )
-        return land_week(week_file, self.site, self.lake, reland=self.reland)
-
-    def verdict(self) -> RunVerdict:
-        """Call after iterating. ``retry_later`` when every failure is a file that is merely late."""
-        failures = tuple(self.failures[key] for key in self.keys if key in self.failures)
-        if not failures:
-            return RunVerdict("landed")
-        if all_late(failures, self.now(), self.late):
-            return RunVerdict(
-                "retry_later",
-                failures,
-                retry_seconds=self.late.retry_seconds,
-                max_retries=self.late.max_retries,
-            )
-        return RunVerdict("failed", failures)
-
-
-def all_late(failures: Iterable[WeekFailure], now: datetime, late: LateFilePolicy) -> bool:
-    """True when every failure is a file not published yet, and the next attempt is still in its grace."""
-    next_attempt = now + timedelta(seconds=late.retry_seconds)
-    return all(
-        isinstance(failure.error, WeekNotPublishedError)
-        and next_attempt < weeks.publication_deadline(date.fromisoformat(failure.week), late.grace)
-        for failure in failures
-    )

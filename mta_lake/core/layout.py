@@ -16,6 +16,12 @@ def raw_key(file_name: str) -> str:
     return f"{RAW_PREFIX}{file_name}{RAW_SUFFIX}"
 
 
+def raw_candidate_key(file_name: str) -> str:
+    """Where a re-land puts the new file until it has parsed whole: hidden (never listed), beside
+    the week's object, ``raw/turnstile/.relanding/turnstile_240120.txt.gz``."""
+    return f"{RAW_PREFIX}.relanding/{file_name}{RAW_SUFFIX}"
+
+
 def raw_file_name(key: str) -> str:
     """The inverse of ``raw_key``: the MTA file name an object holds (``turnstile_240120.txt``)."""
     return key.rsplit("/", 1)[-1].removesuffix(RAW_SUFFIX)
@@ -29,14 +35,53 @@ MART_MODELS = (
     "turnstile_intervals",
     "station_daily_ridership",
     "system_daily_ridership",
+    "mta_daily_ridership",
+    "subway_vs_mta_daily",
 )
-"""The mart's dbt models (``mta_lake/warehouse/models``), each an asset of the same name."""
+"""The mart's dbt models (``mta_lake/warehouse/models``) and its seed (the MTA's published daily
+ridership), each an asset of the same name."""
 
 LANDING_ASSETS = (RAW_TURNSTILE, TURNSTILE_READINGS)
 """A week in the lake: its file landed byte for byte, and its readings cleaned."""
 
 WEEKLY_ASSETS = (*LANDING_ASSETS, *MART_MODELS)
 """What a backfill of weeks builds: each week landed, then every weekly layer above it."""
+
+WEEKLY_JOB = "turnstile_week_job"
+"""The job of every weekly asset (the weekly schedule's; the CLI launches the mart's run in it)."""
+
+LAYERS: dict[str, tuple[str, ...]] = {
+    "raw": (RAW_TURNSTILE,),
+    "clean": (TURNSTILE_READINGS,),
+    "mart": MART_MODELS,
+}
+"""The layers by name (what ``--select`` of the CLI accepts besides asset names and ``all``)."""
+
+
+class SelectionError(ValueError):
+    """A selection names something that is not a layer or a weekly asset."""
+
+
+def parse_selection(text: str) -> list[str]:
+    """Layer or asset names, comma-separated (``all``: every layer), as weekly assets in layer order."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise SelectionError("--select names nothing")
+    chosen: set[str] = set()
+    for name in names:
+        if name == "all":
+            chosen.update(WEEKLY_ASSETS)
+        elif name in LAYERS:
+            chosen.update(LAYERS[name])
+        elif name in WEEKLY_ASSETS:
+            chosen.add(name)
+        else:
+            raise SelectionError(
+                f"--select {name!r} is not a layer ({', '.join(LAYERS)}, all) or a weekly asset "
+                f"({', '.join(WEEKLY_ASSETS)})"
+            )
+    return [name for name in WEEKLY_ASSETS if name in chosen]
+
 
 CLEAN_READINGS_PREFIX = "clean/turnstile_readings/"
 CLEAN_QUARANTINE_PREFIX = "clean/turnstile_quarantine/"

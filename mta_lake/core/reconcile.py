@@ -1,6 +1,6 @@
 """Reconcile three views of the weeks: what the MTA published, what is in the lake, what Dagster recorded.
 
-Plain Python, no Dagster. The reconciliation sensor (``mta_lake.defs.automation.sensors``) and
+Plain Python, no Dagster. The reconciliation sensor (``mta_lake.defs.automation.reconcile_sensor``) and
 ``mta-lake status`` both call ``reconcile`` and act on, or print, its answer; what the sensor does
 about it (``plan_reconciliation``) is decided here too, so the sensor only reads and reports:
 
@@ -15,7 +15,7 @@ about it (``plan_reconciliation``) is decided here too, so the sensor only reads
 """
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -75,16 +75,6 @@ class Reconciliation:
     @property
     def to_record(self) -> list[WeekStatus]:
         return self.by_state(WeekState.UNRECORDED)
-
-
-@dataclass(frozen=True)
-class Views:
-    """The three views, read once."""
-
-    published: Mapping[date, date] | None
-    """Week -> file date from the index page; None when the index could not be read."""
-    lake_objects: Sequence[LakeObject]
-    recorded: frozenset[str] = field(default_factory=frozenset)
 
 
 def lake_weeks(objects: Iterable[LakeObject]) -> dict[date, LakeObject]:
@@ -195,6 +185,8 @@ class ReconcilePlan:
     the clean layer are remembered as ``clean:WEEK``."""
     request_clean: list[str] = field(default_factory=list)
     """Weeks in the raw lake whose clean week is missing: to clean, without landing anything."""
+    not_partitions: list[str] = field(default_factory=list)
+    """Weeks to land or record that are not partitions yet: they wait for the index sensor to add them."""
 
 
 def plan_reconciliation(
@@ -208,6 +200,7 @@ def plan_reconciliation(
     max_records: int,
     retry_seconds: float,
     clean_missing: Iterable[str] = (),
+    partitions: Collection[str] | None = None,
 ) -> ReconcilePlan:
     """Decide a tick from the three views, the cursor, what is in flight and ``now``.
 
@@ -219,21 +212,32 @@ def plan_reconciliation(
       requested for cleaning alone, under the same rules (not in flight, not requested within
       ``retry_seconds``, one reconciliation at a time, at most ``max_weeks``).
     - The cursor forgets weeks that are now in the lake and requests older than ``retry_seconds``.
+    - ``partitions``: the partition keys there are. A week that is not one cannot be requested or
+      recorded yet (``not_partitions``); the index sensor adds published and landed weeks.
     """
+    keys = None if partitions is None else set(partitions)
+
+    def is_partition(week: str) -> bool:
+        return keys is None or week in keys
+
     flying = set(in_flight)
     lost = result.by_state(WeekState.LOST)
     lost_keys = {status.key for status in lost}
     candidates = [
         week
         for week in result.to_land
-        if week not in flying and (week in lost_keys or now - requested_at.get(week, 0.0) >= retry_seconds)
+        if week not in flying
+        and is_partition(week)
+        and (week in lost_keys or now - requested_at.get(week, 0.0) >= retry_seconds)
     ]
     request = [] if reconciling else candidates[:max_weeks]
     still_unclean = set(clean_missing)
     clean_candidates = [
         week
         for week in sorted(still_unclean)
-        if week not in flying and now - requested_at.get(f"{CLEAN}{week}", 0.0) >= retry_seconds
+        if week not in flying
+        and is_partition(week)
+        and now - requested_at.get(f"{CLEAN}{week}", 0.0) >= retry_seconds
     ]
     request_clean = [] if reconciling else clean_candidates[:max_weeks]
     cursor = {
@@ -251,13 +255,17 @@ def plan_reconciliation(
     cursor = {entry: at for entry, at in cursor.items() if still_wanted(entry) and now - at < retry_seconds}
     return ReconcilePlan(
         request=request,
-        record=result.to_record[:max_records],
+        record=[status for status in result.to_record if is_partition(status.key)][:max_records],
         lost=[status for status in lost if status.key not in flying],
         lost_in_flight=[status for status in lost if status.key in flying],
         candidates=len(candidates),
         waiting_for_backfill=bool(candidates or clean_candidates) and reconciling,
         requested_at=cursor,
         request_clean=request_clean,
+        not_partitions=sorted(
+            {week for week in result.to_land if not is_partition(week)}
+            | {status.key for status in result.to_record if not is_partition(status.key)}
+        ),
     )
 
 

@@ -21,10 +21,18 @@ from mta_lake.core.weeks import PUBLICATION_GRACE
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout (or the installed tree's parent): where ``make dev`` keeps its local data."""
 
-DEFAULT_SITE_URL = "http://web.mta.info/developers"
+DEFAULT_SITE_URL = "https://web.mta.info/developers"
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 DEFAULT_LAKE_PATH = PROJECT_ROOT / "data" / "lake"
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse" / "mta.duckdb"
+# -- the source is untrusted: limits on what one download may take (issue 20) ------------------
+DEFAULT_MAX_INDEX_BYTES = 8 << 20
+"""The index page is ~100 KB with every week since 2010 linked; 8 MiB leaves room for decades."""
+DEFAULT_MAX_WEEK_BYTES = 256 << 20
+"""A full week is ~33 MB; 256 MiB is 7.5 times that, and what a run pod of 1 GiB can still clean."""
+DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 900.0
+"""A 33 MB week takes under a second here and about a minute at 0.5 MB/s; 15 minutes is a stuck one."""
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 
 
 class SettingsError(ValueError):
@@ -88,8 +96,41 @@ def _dbt_target(text: str) -> str:
     return text
 
 
+def _bigquery_clean_layer(text: str) -> str:
+    if text not in ("external_table", "load_job"):
+        raise ValueError("external_table or load_job")
+    return text
+
+
 def _text(text: str) -> str:
     return text
+
+
+def _byte_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("a whole number of bytes from 1024 to 2147483647") from None
+    if not 1024 <= value <= (1 << 31) - 1:
+        raise ValueError("a whole number of bytes from 1024 to 2147483647")
+    return value
+
+
+def absolute_lake_url(url: str) -> str:
+    """A folder or ``file://`` lake as an absolute path (a relative one resolved against the working
+    directory); any other URL (``gs://...``) as given. Done once, in ``Settings``, so that landing,
+    the CLI and dbt (which runs in ``mta_lake/warehouse/``) all see the same folder."""
+    scheme, _, rest = url.partition("://")
+    if rest and scheme != "file":
+        return url
+    if rest:
+        host, slash, path = rest.partition("/")
+        if host not in ("", "localhost"):  # file://host/path: no host but this one
+            return url  # left for parse_lake_url to judge
+        path = slash + path
+    else:
+        path = url.removeprefix("file:")
+    return str(Path(path).expanduser().resolve())
 
 
 def _is_set(text: str) -> bool:
@@ -135,15 +176,18 @@ class Settings:
     lake_url: str = _setting(
         "MTA_LAKE_URL",
         str(DEFAULT_LAKE_PATH),
-        "the lake: a folder, `file:///path`, or `gs://bucket[/prefix]`",
+        "the lake: a folder, `file:///path`, or `gs://bucket[/prefix]`. A relative folder is resolved "
+        "once, against the working directory of the process reading the settings, so landing, the CLI "
+        "and dbt all use the same absolute folder",
         shown_default="`data/lake` in the checkout",
         runs=True,
     )
     gcs_service_account_json_set: bool = _setting(
         "MTA_GCS_SERVICE_ACCOUNT_JSON",
         False,
-        "a service-account key as JSON text, instead of GOOGLE_APPLICATION_CREDENTIALS (secret: passed "
-        "to Dagster as an EnvVar, never read into settings)",
+        "a service-account key as JSON text, used before GOOGLE_APPLICATION_CREDENTIALS, an emulator's "
+        "anonymous access and Application Default Credentials, by runs, sensors, the CLI and dbt alike "
+        "(`mta_lake.core.lake.open_lake`; secret: passed to Dagster as an EnvVar, never read into settings)",
         _is_set,
         shown_default="unset: Application Default Credentials",
         secret=True,
@@ -176,6 +220,34 @@ class Settings:
         "MTA_LATE_FILE_GRACE_HOURS",
         PUBLICATION_GRACE.total_seconds() / 3600,
         "how long after a week ends a missing file counts as late (retried) rather than not published",
+        _positive_number,
+        runs=True,
+    )
+    # -- limits on one download from the source (mta_lake.core.source) ------------------------
+    max_index_bytes: int = _setting(
+        "MTA_MAX_INDEX_BYTES",
+        DEFAULT_MAX_INDEX_BYTES,
+        "the most bytes of the MTA index page read; a larger page is refused while it streams, as "
+        "the source's error",
+        _byte_count,
+        shown_default="`8388608` (8 MiB)",
+        runs=True,
+    )
+    max_week_bytes: int = _setting(
+        "MTA_MAX_WEEK_BYTES",
+        DEFAULT_MAX_WEEK_BYTES,
+        "the most bytes of one week's file, decompressed: a larger download is refused while it "
+        "streams, and the clean layer refuses to decompress a larger raw object (a gzip bomb)",
+        _byte_count,
+        shown_default="`268435456` (256 MiB)",
+        runs=True,
+    )
+    download_deadline_seconds: float = _setting(
+        "MTA_DOWNLOAD_DEADLINE_SECONDS",
+        DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
+        "the longest one download (index page, file or HEAD) may take from its request to its last "
+        "byte, however slowly the server keeps sending; then its connection is closed and it is "
+        "retried as a transient failure",
         _positive_number,
         runs=True,
     )
@@ -250,7 +322,7 @@ class Settings:
     )
     duckdb_memory_limit: str = _setting(
         "MTA_DUCKDB_MEMORY_LIMIT",
-        "4GB",
+        DEFAULT_DUCKDB_MEMORY_LIMIT,
         "DuckDB's memory limit while dbt builds the mart (larger sorts spill to `<warehouse>.tmp/`)",
         runs=True,
     )
@@ -261,6 +333,55 @@ class Settings:
         "through gcsfs) or `bigquery` (the profile's BigQuery variables, docs/SETTINGS.md)",
         _dbt_target,
         shown_default="unset: `duckdb` or `duckdb_gcs`, from MTA_LAKE_URL",
+        runs=True,
+    )
+    # -- the mart: its lock and what its dbt profile reads (mta_lake/warehouse/profiles.yml) ----
+    mart_lock_timeout_seconds: float = _setting(
+        "MTA_MART_LOCK_TIMEOUT_SECONDS",
+        1800.0,
+        "longest a mart run (or `mta-lake ridership`) waits for the warehouse while another run writes "
+        "it (one writer per DuckDB file); past it the run fails saying who holds the warehouse since when",
+        _positive_number,
+        runs=True,
+    )
+    bigquery_method: str = _setting(
+        "MTA_BIGQUERY_METHOD",
+        "oauth",
+        "the `bigquery` target's authentication: `oauth` (Application Default Credentials) or `service-account`",
+        runs=True,
+    )
+    bigquery_keyfile: str = _setting(
+        "MTA_BIGQUERY_KEYFILE",
+        "",
+        "the `bigquery` target's service-account key file (with `MTA_BIGQUERY_METHOD=service-account`)",
+        shown_default="unset",
+        runs=True,
+    )
+    bigquery_project: str = _setting(
+        "MTA_BIGQUERY_PROJECT", "mta-lake", "the `bigquery` target's GCP project", runs=True
+    )
+    bigquery_dataset: str = _setting(
+        "MTA_BIGQUERY_DATASET", "mta_mart", "the `bigquery` target's dataset (the mart's tables)", runs=True
+    )
+    bigquery_location: str = _setting(
+        "MTA_BIGQUERY_LOCATION", "US", "the `bigquery` target's dataset location", runs=True
+    )
+    bigquery_clean_layer: str = _setting(
+        "MTA_BIGQUERY_CLEAN_LAYER",
+        "external_table",
+        "how the `bigquery` target reads the clean layer: `external_table` (an external table over the lake's "
+        "Parquet in GCS, nothing copied: production) or `load_job` (each run's weeks loaded from the same "
+        "objects by BigQuery load jobs before dbt runs: what the BigQuery emulator supports; "
+        "mta_lake/core/mart/bigquery_lake.py)",
+        _bigquery_clean_layer,
+        runs=True,
+    )
+    bigquery_dbt_executable: str | None = _setting(
+        "MTA_BIGQUERY_DBT_EXECUTABLE",
+        None,
+        "the `dbt` that runs the `bigquery` target when dbt-bigquery is not installed beside the platform (it "
+        "needs an older google-cloud-storage): e.g. `.venv-bigquery/bin/dbt`, which `.ci/bigquery-venv` builds",
+        shown_default="unset: the platform's own dbt (dbt-bigquery installed beside it)",
         runs=True,
     )
     # -- alerts ------------------------------------------------------------------------------
@@ -286,6 +407,9 @@ class Settings:
         "minimum seconds between two ticks of the run-failure alert sensor",
         _whole(1, 3600),
     )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lake_url", absolute_lake_url(self.lake_url))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

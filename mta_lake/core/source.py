@@ -1,14 +1,29 @@
 """The MTA developer site over HTTP: the index page, one file as a stream of bytes, retries.
 
-Plain Python, no Dagster. Errors are sorted into three kinds, because the landing code treats
-them differently: ``NotPublishedError`` (404: the file is not there, never retried),
-``TransientSourceError`` (connection errors, resets, short bodies, timeouts, 5xx, 429: retried
-with backoff), and ``BadSourceError`` (anything else the server says: not retried).
+Plain Python, no Dagster. The source is untrusted input, so every answer is held to limits:
+
+- redirects are followed only within the configured site (the same host, http or https), at most
+  ``MAX_REDIRECTS``; anything else fails naming where it pointed, and nothing is read from there;
+- the index page and a week's file are capped (``MTA_MAX_INDEX_BYTES``, ``MTA_MAX_WEEK_BYTES``,
+  counted as the bytes arrive, decompressed), and refused past the cap;
+- each download has a total deadline (``MTA_DOWNLOAD_DEADLINE_SECONDS``) from its request to its
+  last byte: when it passes, the connection is shut down, however slowly the server keeps sending.
+
+Errors are sorted into three kinds, because the landing code treats them differently:
+``NotPublishedError`` (404: the file is not there, never retried), ``TransientSourceError``
+(connection errors, resets, short bodies, timeouts, the deadline, 5xx, 429: retried with backoff),
+and ``BadSourceError`` (anything else the server says or does: not retried). Every failure of a
+request or a body leaves this module as one of them, never as an exception of requests or urllib3.
+
+A little over 400 lines: the error kinds, the limits and the client are one contract that landing,
+the schedule and the sensors rely on; the deadline's machinery and the error descriptions are in
+``download_deadline`` and ``http_errors``.
 """
 
+import http.client
 import logging
 import random
-import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,11 +31,24 @@ from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+from urllib.parse import urljoin, urlparse
 
 import requests
+import urllib3
 
 from mta_lake.core import weeks
-from mta_lake.core.settings import DEFAULT_SITE_URL
+from mta_lake.core.download_deadline import Deadline, WatchedAdapter
+from mta_lake.core.http_errors import (  # innermost_http_error: imported from here by tools.graphql
+    describe_http_error,
+    innermost_http_error,  # noqa: F401
+)
+from mta_lake.core.settings import (
+    DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
+    DEFAULT_MAX_INDEX_BYTES,
+    DEFAULT_MAX_WEEK_BYTES,
+    DEFAULT_SITE_URL,
+    Settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +58,8 @@ DEFAULT_USER_AGENT = "mta-lake/0.1 (turnstile data lake; python-requests)"
 CHUNK_SIZE = 1 << 20
 """Bytes read from the socket at a time: large enough to keep zlib busy, small enough that
 memory stays flat whatever the file size."""
+MAX_REDIRECTS = 5
+"""Redirects followed within the site (http to https, a moved page); more is a loop."""
 
 T = TypeVar("T")
 
@@ -57,6 +87,10 @@ class TransientSourceError(SourceError):
 
 class BadSourceError(SourceError):
     """The server answered, but not with a turnstile file; trying again will not help."""
+
+
+class DownloadStopped(SourceError):
+    """The download was stopped from our side (``MtaSite.stop``: the run was interrupted). Not retried."""
 
 
 @dataclass(frozen=True)
@@ -146,100 +180,112 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
-class SourceFile:
-    """One open response from the site, read as a stream of bytes."""
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+"""What a request or a body can raise besides our own errors (requests wraps most, not all)."""
 
-    def __init__(self, url: str, response: requests.Response) -> None:
+_BAD_REQUEST_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.TooManyRedirects,
+    requests.exceptions.SSLError,
+    urllib3.exceptions.LocationParseError,
+)
+"""Not worth another try: the same URL, the same certificate or the same headers fail the same way."""
+
+
+def transport_error(
+    url: str, error: BaseException, *, received: int | None = None, deadline: Deadline | None = None
+) -> "SourceError":
+    """What a failed request (``received`` None) or body (after ``received`` bytes) means for the source."""
+    if deadline is not None and deadline.stopped:
+        return DownloadStopped(url, "stopped: the landing was interrupted")
+    if deadline is not None and deadline.expired:
+        after = "" if received is None else f" after {received} bytes of the body"
+        return TransientSourceError(url, f"{deadline.describe()}{after}")
+    if isinstance(error, requests.exceptions.ContentDecodingError | urllib3.exceptions.DecodeError):
+        return BadSourceError(url, f"body could not be decoded ({_short(error)})")
+    if isinstance(error, _BAD_REQUEST_ERRORS):
+        return BadSourceError(url, f"request failed ({_short(error)})")
+    if received is None:
+        return TransientSourceError(url, f"could not connect ({_short(error)})")
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return TransientSourceError(url, f"body cut short after {received} bytes ({_short(error)})")
+    return TransientSourceError(
+        url, f"connection failed after {received} bytes of the body ({_short(error)})"
+    )
+
+
+class SourceFile:
+    """One open response from the site, read as a stream of bytes.
+
+    ``url`` is the address that served it (after any redirect within the site); ``limit`` is
+    ``(bytes, setting)``: the most the body may hold, and the setting that says so.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        response: requests.Response,
+        *,
+        limit: tuple[int, str] | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:
         self.url = url
         self._response = response
+        self._limit = limit
+        self._deadline = deadline
         self.info = ServerFileInfo.from_headers(response.headers)
+
+    @property
+    def encoding(self) -> str:
+        return self._response.encoding or "utf-8"
 
     def iter_chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         """The file's bytes as the MTA published them (any Content-Encoding undone).
 
-        A body cut short (a reset, or fewer bytes than Content-Length) or a stalled read raises
-        ``TransientSourceError``.
+        A body cut short (a reset, or fewer bytes than Content-Length), a stalled read or the
+        deadline raises ``TransientSourceError``; a body over the limit ``BadSourceError`` (as soon
+        as the limit is passed, or at once when Content-Length announces more).
         """
+        cap, setting = self._limit or (None, "")
+        expected = self.info.content_length
+        if cap is not None and expected is not None and expected > cap:
+            raise BadSourceError(
+                self.url,
+                f"the server announces {expected:,} bytes, more than the {cap:,} allowed ({setting})",
+            )
         received = 0
         try:
             for chunk in self._response.iter_content(chunk_size):
                 received += len(chunk)
+                if cap is not None and received > cap:
+                    raise BadSourceError(
+                        self.url,
+                        f"more than the {cap:,} bytes allowed ({setting}): refused after {received:,}",
+                    )
                 yield chunk
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except SourceError:
+            raise
+        except _TRANSPORT_ERRORS as error:
+            raise transport_error(self.url, error, received=received, deadline=self._deadline) from None
+        if self._deadline is not None and self._deadline.stopped:
+            raise DownloadStopped(self.url, "stopped: the landing was interrupted")
+        if self._deadline is not None and self._deadline.expired:
+            # A body without Content-Length ends at the connection's end: the shutdown looked like one.
             raise TransientSourceError(
-                self.url, f"connection failed after {received} bytes of the body ({_short(error)})"
-            ) from None
-        except requests.exceptions.ChunkedEncodingError as error:
-            raise TransientSourceError(
-                self.url, f"body cut short after {received} bytes ({_short(error)})"
-            ) from None
-        except requests.exceptions.ContentDecodingError as error:
-            raise BadSourceError(self.url, f"body could not be decoded ({_short(error)})") from None
-        expected = self.info.content_length
+                self.url, f"{self._deadline.describe()} after {received} bytes of the body"
+            )
         if expected is not None and received != expected:
             raise TransientSourceError(
                 self.url, f"body cut short: got {received} of {expected} bytes (Content-Length)"
             )
-
-
-_POOL_PREFIX = re.compile(r"^HTTPS?Connection(?:Pool)?\(host='[^']*', port=\d+\):\s*")
-"""What urllib3 puts before each message: the host and port, which the caller's URL already names."""
-
-
-def innermost_http_error(error: BaseException) -> BaseException:
-    """The last exception that requests or urllib3 raised under ``error``: the one that says what happened.
-
-    requests wraps urllib3's ``MaxRetryError`` (in ``args[0]``), which wraps the real failure (in
-    ``reason``), which may wrap an OS error (``__cause__``). The OS error alone loses the context
-    (``[Errno -2] Name or service not known`` without the host), so the descent stops at the last
-    exception from requests or urllib3 and ``error`` is returned when it is from neither.
-    """
-    current, seen = error, {id(error)}
-    while True:
-        wrapped = _wrapped_exception(current)
-        if wrapped is None or id(wrapped) in seen or not _from_http_library(wrapped):
-            return current
-        seen.add(id(wrapped))
-        current = wrapped
-
-
-def _wrapped_exception(error: BaseException) -> BaseException | None:
-    reason = getattr(error, "reason", None)  # urllib3's MaxRetryError
-    if isinstance(reason, BaseException):
-        return reason
-    if error.__cause__ is not None:
-        return error.__cause__
-    if error.args and isinstance(error.args[0], BaseException):  # requests' wrappers
-        return error.args[0]
-    return None
-
-
-def _from_http_library(error: BaseException) -> bool:
-    return type(error).__module__.split(".")[0] in ("requests", "urllib3")
-
-
-def describe_http_error(error: BaseException, limit: int = 300) -> str:
-    """One line saying what went wrong, for a message: the innermost cause's class and message.
-
-    ``NameResolutionError: Failed to resolve 'web.mta.info' ([Errno -2] Name or service not known)``
-    rather than requests' ``HTTPConnectionPool(host='web.mta.info', port=80): Max retries exceeded
-    with url: ... (Caused by NameResolutionError("HTTPConnection(host='web.mta.in...``, whose useful
-    part a length limit cuts off. Longer than ``limit`` characters, the end is cut.
-    """
-    inner = innermost_http_error(error)
-    args = inner.args
-    if len(args) >= 2 and isinstance(args[0], str) and isinstance(args[-1], BaseException):
-        # urllib3's ProtocolError('Connection aborted.', ConnectionResetError(104, ...)): say both,
-        # unless the first already quotes the second (ProtocolError('... IncompleteRead(...)', ...)).
-        detail = args[-1]
-        text = args[0]
-        if str(detail) not in text and repr(detail) not in text:
-            text = f"{text.rstrip('.')}: {type(detail).__name__}: {detail}"
-    else:
-        text = str(inner)
-    text = _POOL_PREFIX.sub("", text.strip())
-    line = " ".join(f"{type(inner).__name__}: {text}".split()) if text else type(inner).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _short(error: BaseException) -> str:
@@ -258,11 +304,24 @@ class MtaSite:
         read_timeout: float = 60.0,
         user_agent: str = DEFAULT_USER_AGENT,
         retry: RetryPolicy | None = None,
+        max_index_bytes: int = DEFAULT_MAX_INDEX_BYTES,
+        max_file_bytes: int = DEFAULT_MAX_WEEK_BYTES,
+        deadline_seconds: float = DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.host = (urlparse(self.base_url).hostname or "").lower()
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
+        self.max_index_bytes = max_index_bytes
+        self.max_file_bytes = max_file_bytes
+        self.deadline_seconds = deadline_seconds
+        self._stopped = False
+        self._downloads: set[Deadline] = set()
+        self._downloads_lock = threading.Lock()
         self._session = requests.Session()
+        adapter = WatchedAdapter()
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         # One connection per concurrent download at most; the default pool of 10 suffices.
         self._session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "identity"})
 
@@ -273,32 +332,85 @@ class MtaSite:
     def file_url(self, name: str) -> str:
         return f"{self.base_url}/{FILES_PATH}/{name}"
 
-    def _request(self, method: str, url: str, *, stream: bool) -> requests.Response:
-        try:
-            response = self._session.request(method, url, stream=stream, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            raise TransientSourceError(url, f"could not connect ({_short(error)})") from None
-        if response.status_code == 200:
-            return response
-        response.close()
-        status = response.status_code
-        if status == 404:
-            raise NotPublishedError(url, "not published (HTTP 404)")
-        if status == 429 or status >= 500:
-            raise TransientSourceError(
+    def _within_site(self, url: str, target: str) -> str:
+        """``target`` (a redirect of ``url``) if it is on the configured site, else ``BadSourceError``."""
+        parsed = urlparse(target)
+        if parsed.scheme not in ("http", "https") or (parsed.hostname or "").lower() != self.host:
+            raise BadSourceError(
                 url,
-                f"HTTP {status} {response.reason}",
-                retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+                f"redirected to {target[:200]!r}, outside the configured site {self.host} (MTA_SITE_URL): "
+                "not followed",
             )
-        raise BadSourceError(url, f"HTTP {status} {response.reason}")
+        return target
+
+    def _request(self, method: str, url: str, deadline: Deadline) -> requests.Response:
+        """The response to ``method url`` (streamed: the body is not read), following redirects
+        within the site. Raises a ``SourceError`` for anything but a 200."""
+        current = url
+        with deadline.active():
+            for _ in range(MAX_REDIRECTS + 1):
+                try:
+                    response = self._session.request(
+                        method, current, stream=True, timeout=self.timeout, allow_redirects=False
+                    )
+                except _TRANSPORT_ERRORS as error:
+                    raise transport_error(url, error, deadline=deadline) from None
+                if response.is_redirect:
+                    location = response.headers["Location"]
+                    response.close()
+                    current = self._within_site(url, urljoin(current, location))
+                    continue
+                if response.status_code == 200:
+                    return response
+                response.close()
+                status = response.status_code
+                if status == 404:
+                    raise NotPublishedError(url, "not published (HTTP 404)")
+                if status == 429 or status >= 500:
+                    raise TransientSourceError(
+                        url,
+                        f"HTTP {status} {response.reason}",
+                        retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+                    )
+                raise BadSourceError(url, f"HTTP {status} {response.reason}")
+        raise BadSourceError(url, f"more than {MAX_REDIRECTS} redirects (last to {current[:200]!r})")
+
+    def stop(self) -> None:
+        """Stop every download in progress now and refuse new ones (``DownloadStopped``), from any
+        thread: what an interrupted run does, so that no download of it carries on after it ended."""
+        with self._downloads_lock:
+            self._stopped = True
+            downloads = list(self._downloads)
+        for deadline in downloads:
+            deadline.stop()
+
+    @contextmanager
+    def _download(self, method: str, url: str, limit: tuple[int, str]) -> Iterator[SourceFile]:
+        deadline = Deadline(self.deadline_seconds)
+        with self._downloads_lock:
+            if self._stopped:
+                deadline.cancel()
+                raise DownloadStopped(url, "stopped: the landing was interrupted")
+            self._downloads.add(deadline)
+        try:
+            response = self._request(method, url, deadline)
+            try:
+                yield SourceFile(response.url or url, response, limit=limit, deadline=deadline)
+            finally:
+                response.close()
+        finally:
+            deadline.cancel()
+            with self._downloads_lock:
+                self._downloads.discard(deadline)
 
     def index_html(self) -> str:
         """The index page, with retries."""
         url = self.index_url
 
         def fetch() -> str:
-            response = self._request("GET", url, stream=False)
-            return response.text
+            with self._download("GET", url, (self.max_index_bytes, "MTA_MAX_INDEX_BYTES")) as page:
+                body = b"".join(page.iter_chunks())
+                return body.decode(page.encoding, errors="replace")
 
         return call_with_retries(fetch, self.retry, f"index {url}")
 
@@ -316,20 +428,29 @@ class MtaSite:
 
     def head(self, name: str) -> ServerFileInfo:
         url = self.file_url(name)
-        response = call_with_retries(
-            lambda: self._request("HEAD", url, stream=False), self.retry, f"HEAD {url}"
-        )
-        return ServerFileInfo.from_headers(response.headers)
+
+        def ask() -> ServerFileInfo:
+            with self._download("HEAD", url, (self.max_file_bytes, "MTA_MAX_WEEK_BYTES")) as answer:
+                return answer.info
+
+        return call_with_retries(ask, self.retry, f"HEAD {url}")
 
     @contextmanager
     def open(self, name: str) -> Iterator[SourceFile]:
         """GET one file as a stream. Not retried here: a retry must restart the whole body."""
-        url = self.file_url(name)
-        response = self._request("GET", url, stream=True)
-        try:
-            yield SourceFile(url, response)
-        finally:
-            response.close()
+        with self._download("GET", self.file_url(name), (self.max_file_bytes, "MTA_MAX_WEEK_BYTES")) as file:
+            yield file
 
     def close(self) -> None:
         self._session.close()
+
+
+def site_from_settings(settings: Settings) -> MtaSite:
+    """The MTA site the settings name, with their limits: what the CLI reads the index and files from
+    (the assets use the ``MtaSource`` resource, built from the same settings)."""
+    return MtaSite(
+        settings.site_url,
+        max_index_bytes=settings.max_index_bytes,
+        max_file_bytes=settings.max_week_bytes,
+        deadline_seconds=settings.download_deadline_seconds,
+    )

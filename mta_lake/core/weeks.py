@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-NEW_YORK = ZoneInfo("America/New_York")
+NEW_YORK_ZONE = "America/New_York"
+"""The MTA's time zone: weeks, service days, the schedule and freshness are all New York time."""
+NEW_YORK = ZoneInfo(NEW_YORK_ZONE)
 FIRST_WEEK = date(2010, 5, 1)
 """The first partition: the Saturday before ``turnstile_100505.txt``, the first published file."""
 
@@ -180,14 +182,21 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 BACKFILL_TAG = "dagster/backfill"
 
 
-def run_weeks(tags: Mapping[str, str]) -> list[str]:
-    """The weeks a run covers: its partition tag, or every week of its partition-range tags."""
+def run_weeks(tags: Mapping[str, str], keys: Sequence[str] | None = None) -> list[str]:
+    """The weeks a run covers: its partition tag, or every week of its partition-range tags.
+
+    ``keys``: the partition keys in their order (a range is a run of consecutive keys); without
+    them, every week between the range's first and last, a superset when some weeks are not keys.
+    """
     if PARTITION_TAG in tags:
         return [tags[PARTITION_TAG]]
     start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
-    if start and end:
-        return [w.isoformat() for w in weeks_between(date.fromisoformat(start), date.fromisoformat(end))]
-    return []
+    if not (start and end):
+        return []
+    if keys is not None and start in keys and end in keys:
+        first, last = keys.index(start), keys.index(end)
+        return list(keys[first : last + 1])
+    return [w.isoformat() for w in weeks_between(date.fromisoformat(start), date.fromisoformat(end))]
 
 
 def run_weeks_label(tags: Mapping[str, str]) -> str:

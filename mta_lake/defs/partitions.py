@@ -1,46 +1,29 @@
-"""``turnstile_weeks``: one partition per MTA weekly file, keyed by the Saturday a week starts.
+"""``turnstile_weeks``: one partition per published MTA weekly file, keyed by the Saturday a week starts.
 
-Weeks the MTA never published are **excluded** (``exclusions``), so that the UI does not show them
-as Missing forever, "Materialize missing" does not offer them and a backfill of missing weeks does
-not launch them. The excluded weeks come from the snapshot of the index that the ``watch_mta_index``
-sensor keeps in the lake (``state/published_files.json``; the design and why:
-``mta_lake.core.source_state``): weeks with no published file whose publication deadline has passed
-and that are not in the lake. A week merely late (the current weekend) stays a partition. Read once,
-when the code location loads: a changed snapshot shows after a reload of the code location, which
-the sensor asks the webserver for. No snapshot (a fresh clone), or one that cannot be read: no
-exclusions, every week since 2010-05-01 is a partition.
+The keys are the weeks the MTA published (and any week already in the lake), held by the Dagster
+instance as dynamic partitions: the ``watch_mta_index`` sensor adds a week when its file appears on
+the index page and removes a week whose file never came, the weekly schedule adds the week it
+launches. The rules, and why the keys stay in week order, are in ``mta_lake.core.published_weeks``.
+
+Why dynamic partitions and not ``WeeklyPartitionsDefinition(exclusions=...)``: exclusions are part of
+the code location, so every change needed a reload of it, asked of the webserver at an address the
+sensor had to guess (wrong for any port but 3000), and until then the UI listed every week since
+2010; and a run of an excluded key resolved to a neighbouring partition, landing another week than
+the one asked for. Keys in the instance are seen by every process at once and a key is exactly the
+week it names. A fresh instance has no keys until the sensor's first tick (seconds after the daemon
+starts), never keys that are not published.
 """
 
-import logging
-from datetime import date
+from dagster import DagsterInstance, DynamicPartitionsDefinition
 
-from dagster import WeeklyPartitionsDefinition
+from mta_lake.core.published_weeks import PARTITIONS_NAME, PartitionPlan
 
-from mta_lake.core.source_state import SNAPSHOT_KEY, exclusion_datetimes, load_exclusions
-from mta_lake.core.weeks import FIRST_WEEK
-
-log = logging.getLogger(__name__)
+turnstile_weeks = DynamicPartitionsDefinition(name=PARTITIONS_NAME)
 
 
-def unpublished_weeks() -> list[date]:
-    """The excluded weeks from the lake's snapshot; none when there is none or it cannot be read."""
-    from mta_lake.defs.resources import lake_resource_from_env
-
-    try:
-        return load_exclusions(lake_resource_from_env().lake())
-    except Exception as error:  # never fail the code location over a hint for the UI
-        log.warning(f"{SNAPSHOT_KEY} not read ({type(error).__name__}: {error}); no week is excluded")
-        return []
-
-
-EXCLUDED_WEEKS = unpublished_weeks()
-"""Weeks that are not partitions because the MTA published no file for them (read at load)."""
-
-turnstile_weeks = WeeklyPartitionsDefinition(
-    start_date=FIRST_WEEK.isoformat(),
-    # day_offset counts from Sunday (0): 6 makes every key a Saturday, like the MTA's weeks.
-    day_offset=6,
-    timezone="America/New_York",
-    # end_offset=0 (the default): a week becomes a partition only once it has ended.
-    exclusions=exclusion_datetimes(EXCLUDED_WEEKS) or None,
-)
+def apply_partition_plan(instance: DagsterInstance, plan: PartitionPlan) -> None:
+    """Apply ``plan`` to the instance's keys directly (the CLI; the sensor returns it as requests)."""
+    for key in plan.delete:
+        instance.delete_dynamic_partition(PARTITIONS_NAME, key)
+    if plan.add:
+        instance.add_dynamic_partitions(PARTITIONS_NAME, list(plan.add))

@@ -1,29 +1,32 @@
 """Dagster resources: the MTA site and the lake, chosen by the settings (docs/SETTINGS.md).
 
 ``MTA_SITE_URL`` picks the site; ``MTA_LAKE_URL`` picks a ``LocalLakeResource`` (a folder) or a
-``GCSLakeResource`` (``gs://bucket[/prefix]``). Besides the ``MTA_*`` settings the GCS client reads
-Google's own variables: ``GOOGLE_CLOUD_PROJECT``, ``GOOGLE_APPLICATION_CREDENTIALS`` and
-``STORAGE_EMULATOR_HOST`` (an emulator such as fake-gcs-server, with anonymous access).
+``GCSLakeResource`` (``gs://bucket[/prefix]``). Both are thin skins over
+``mta_lake.core.lake.open_lake``, where the lake is opened and the GCS credentials are chosen
+(besides the ``MTA_*`` settings it reads Google's own ``GOOGLE_CLOUD_PROJECT``,
+``GOOGLE_APPLICATION_CREDENTIALS`` and ``STORAGE_EMULATOR_HOST``).
 
 The key (``MTA_GCS_SERVICE_ACCOUNT_JSON``) is passed to Dagster as an ``EnvVar``, so the UI and the
 run config show the variable's name and never its value.
 """
 
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource, EnvVar
 from dagster_gcp import GCSResource
 from pydantic import Field
 
-from mta_lake.core.lake import GCSLake, Lake, LakeError, LocalLake, parse_lake_url
-from mta_lake.core.settings import DEFAULT_SITE_URL, Settings
+from mta_lake.core.lake import KEY_VARIABLE, Lake, open_lake, parse_lake_url
+from mta_lake.core.settings import (
+    DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
+    DEFAULT_MAX_INDEX_BYTES,
+    DEFAULT_MAX_WEEK_BYTES,
+    DEFAULT_SITE_URL,
+    Settings,
+)
 from mta_lake.core.source import DEFAULT_USER_AGENT, MtaSite, RetryPolicy
-
-KEY_VARIABLE = "MTA_GCS_SERVICE_ACCOUNT_JSON"
 
 
 class MtaSource(ConfigurableResource):
@@ -38,6 +41,11 @@ class MtaSource(ConfigurableResource):
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 30.0
     user_agent: str = DEFAULT_USER_AGENT
+    max_index_bytes: int = Field(default=DEFAULT_MAX_INDEX_BYTES, description="MTA_MAX_INDEX_BYTES.")
+    max_week_bytes: int = Field(default=DEFAULT_MAX_WEEK_BYTES, description="MTA_MAX_WEEK_BYTES.")
+    download_deadline_seconds: float = Field(
+        default=DEFAULT_DOWNLOAD_DEADLINE_SECONDS, description="MTA_DOWNLOAD_DEADLINE_SECONDS."
+    )
 
     def site(self) -> MtaSite:
         return MtaSite(
@@ -50,6 +58,9 @@ class MtaSource(ConfigurableResource):
                 backoff_base=self.backoff_base_seconds,
                 backoff_max=self.backoff_max_seconds,
             ),
+            max_index_bytes=self.max_index_bytes,
+            max_file_bytes=self.max_week_bytes,
+            deadline_seconds=self.download_deadline_seconds,
         )
 
 
@@ -66,15 +77,15 @@ class LocalLakeResource(LakeResource):
     path: str = Field(description="Folder holding the lake (MTA_LAKE_URL).")
 
     def lake(self) -> Lake:
-        return LocalLake(self.path)
+        return open_lake(Settings(lake_url=self.path))
 
 
 class GCSLakeResource(GCSResource, LakeResource):
     """A lake in a GCS bucket: dagster-gcp's ``GCSResource`` plus a bucket, a prefix and a key.
 
-    Credentials, in order: an explicit service-account key (``MTA_GCS_SERVICE_ACCOUNT_JSON``);
-    anonymous access when ``STORAGE_EMULATOR_HOST`` points at an emulator; otherwise Application
-    Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, gcloud, or the VM's account).
+    The lake is opened by ``mta_lake.core.lake.open_lake``, which chooses the credentials (in order:
+    the key, a key file in ``GOOGLE_APPLICATION_CREDENTIALS``, anonymous against an emulator,
+    Application Default Credentials).
     """
 
     bucket: str = Field(description="Bucket name (from MTA_LAKE_URL).")
@@ -83,43 +94,16 @@ class GCSLakeResource(GCSResource, LakeResource):
         default=None, description=f"Service-account key JSON; set it with EnvVar({KEY_VARIABLE!r})."
     )
 
+    def _key(self) -> str | None:
+        # Inside a run Dagster has replaced the EnvVar by its value. Outside one (a sensor's or the
+        # partitions' own lake, the CLI) the field still holds the EnvVar, whose text is the
+        # variable's name: read the variable itself, now.
+        if isinstance(self.service_account_json, EnvVar):
+            return self.service_account_json.get_value()
+        return self.service_account_json
+
     def get_client(self) -> Any:
-        from google.cloud import storage
-
-        if self.service_account_json:
-            from google.oauth2 import service_account
-
-            try:
-                info = json.loads(self.service_account_json)
-                if not isinstance(info, dict):
-                    raise ValueError("not a JSON object")
-                credentials = service_account.Credentials.from_service_account_info(info)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                # Never echo the value or the parser's message: either could quote the key.
-                raise LakeError(
-                    f"{KEY_VARIABLE} is not a valid service-account key (expected the JSON of a "
-                    "key file with client_email, private_key and token_uri)"
-                ) from None
-            return storage.Client(project=self.project or info.get("project_id"), credentials=credentials)
-        if os.environ.get("STORAGE_EMULATOR_HOST"):
-            from google.auth.credentials import AnonymousCredentials
-
-            return storage.Client(
-                project=self.project or "mta-lake-emulator", credentials=AnonymousCredentials()
-            )
-        import google.auth.exceptions
-
-        try:
-            return super().get_client()
-        except google.auth.exceptions.DefaultCredentialsError:
-            raise LakeError(
-                "no GCS credentials: set GOOGLE_APPLICATION_CREDENTIALS to a key file, "
-                f"{KEY_VARIABLE} to a key, or run where Application Default Credentials exist"
-            ) from None
-        except (ValueError, OSError) as error:
-            raise LakeError(
-                f"GOOGLE_APPLICATION_CREDENTIALS does not point at a usable key file ({type(error).__name__})"
-            ) from None
+        return self.lake().client  # type: ignore[attr-defined]
 
     def get_object_to_set_on_execution_context(self) -> Any:
         # GCSResource hands Dagster a client here, built while the step context is assembled:
@@ -128,7 +112,8 @@ class GCSLakeResource(GCSResource, LakeResource):
         return self
 
     def lake(self) -> Lake:
-        return GCSLake(self.get_client(), self.bucket, self.prefix)
+        url = f"gs://{self.bucket}/{self.prefix}".rstrip("/")
+        return open_lake(Settings(lake_url=url), service_account_json=self._key(), project=self.project)
 
 
 def lake_resource_from_env(environ: Mapping[str, str] | None = None) -> LocalLakeResource | GCSLakeResource:
@@ -137,9 +122,8 @@ def lake_resource_from_env(environ: Mapping[str, str] | None = None) -> LocalLak
     settings = Settings.from_env(env)
     scheme, location, prefix = parse_lake_url(settings.lake_url)
     if scheme == "file":
-        # The default sits in the project; a relative MTA_LAKE_URL is relative to where
-        # dagster was started, like any other path given on a command line.
-        return LocalLakeResource(path=str(Path(location).resolve()))
+        # Settings resolved a relative MTA_LAKE_URL against the working directory already.
+        return LocalLakeResource(path=location)
     return GCSLakeResource(
         project=env.get("GOOGLE_CLOUD_PROJECT") or None,
         bucket=location,
@@ -149,4 +133,10 @@ def lake_resource_from_env(environ: Mapping[str, str] | None = None) -> LocalLak
 
 
 def source_resource_from_env(environ: Mapping[str, str] | None = None) -> MtaSource:
-    return MtaSource(site_url=Settings.from_env(environ).site_url)
+    settings = Settings.from_env(environ)
+    return MtaSource(
+        site_url=settings.site_url,
+        max_index_bytes=settings.max_index_bytes,
+        max_week_bytes=settings.max_week_bytes,
+        download_deadline_seconds=settings.download_deadline_seconds,
+    )

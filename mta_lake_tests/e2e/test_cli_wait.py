@@ -7,9 +7,9 @@ Requests wait 2 s for an answer (``--request-timeout 2``), so the faults can be 
 - the launch is held for longer than it waits (4 x 2 s): the CLI does not send it again, finds the
   backfill by its launch tag and follows it; then the webserver stalls for longer than a poll
   waits, then refuses connections for a while, then comes back: the CLI says it is retrying each
-  time and reports "every week landed"; then it launches the mart's backfill of the same weeks (one
-  run) and ends with exit code 0 and "every week in the mart". The proxy's log of GraphQL operations
-  shows each poll is one request, and the runs of each backfill are listed once, at its end;
+  time and reports "every week landed"; then it launches the mart's run for the same weeks straight
+  into the run queue and ends with exit code 0 and "every week in the mart". The proxy's log of GraphQL
+  operations shows each poll is one request, and the landing's runs are listed once, at its end;
 - the webserver stays unreachable longer than ``--unreachable-after 6``: exit code 3, saying how
   long it could not connect.
 """
@@ -28,15 +28,16 @@ from pathlib import Path
 import pytest
 
 from mta_lake.core.lake import LocalLake
-from mta_lake.core.layout import raw_key
-from mta_lake_tests.support.dagster_processes import DagsterDev, running_dagster_dev
-from mta_lake_tests.support.mirror import MtaMirror
-from mta_lake_tests.support.proxy import WebserverProxy
+from mta_lake.core.layout import MART_MODELS, raw_key
+from mta_lake_harness.dagster_processes import DagsterDev, running_dagster_dev
+from mta_lake_harness.mirror import MtaMirror
+from mta_lake_harness.paths import RAW_SAMPLES
+from mta_lake_harness.proxy import WebserverProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 MTA_LAKE = str(Path(sys.executable).parent / "mta-lake")
-SAMPLE = Path(__file__).parents[1] / "fixtures" / "mta" / "raw" / "turnstile_170603.txt"
+SAMPLE = RAW_SAMPLES / "turnstile_170603.txt"
 
 FOLLOWED_WEEKS = ["2024-03-02", "2024-03-09"]  # files turnstile_240309.txt, turnstile_240316.txt
 ABANDONED_WEEK = "2024-03-16"  # file turnstile_240323.txt
@@ -203,25 +204,29 @@ def test_wait_rides_out_a_lost_launch_answer_a_stall_and_a_refusal(
         and "2/2 weeks landed, 0 failed" in out
         and re.search(r"runs (\d+)/\1 finished", out)
     )
-    # The landing first (two runs: MTA_WEEKS_PER_RUN=1), then the mart for both weeks in one run.
-    landing, mart = out.split("\nlaunched backfill ", 1)[1].split("\nlaunched backfill ")
+    # The landing first (two runs: MTA_WEEKS_PER_RUN=1), then the mart for both weeks in one run,
+    # launched straight into the run queue once every week of the landing is done.
+    landing, mart = out.split("\nlaunched backfill ", 1)[1].split("\nlaunched run ")
     assert "result: every week landed" in landing and landing.count(" SUCCESS ") == 2, out
-    assert "of the mart's 4 models for 2 week(s)" in mart, out
-    assert re.search(r"runs: 1\n +\w+ SUCCESS +weeks 2024-03-02\.\.2024-03-09 ", mart), out
+    assert f"of the mart's {len(MART_MODELS)} models for 2 week(s) (2024-03-02..2024-03-09)" in mart, out
+    assert re.search(r"\n +\w+ SUCCESS +weeks 2024-03-02\.\.2024-03-09", mart), out
     assert out.rstrip().endswith("result: every week in the mart"), out
 
-    # Each launch was sent once (the landing's, whose answer was lost, found by its tag); then each
-    # poll was one request, and the runs were listed once, at the end of each backfill (no event log
+    # The landing's launch was sent once (its answer was lost, found by its tag), the mart's run once;
+    # each poll was one request, and the landing's runs were listed once, at the end (no event log
     # read: no run failed).
     operations = proxy.sequence
-    assert operations.count("LaunchPartitionBackfill") == 2, operations
+    assert operations.count("LaunchPartitionBackfill") == 1, operations
+    assert operations.count("LaunchRun") == 1, operations
     assert operations.count("FindBackfill") >= 1, operations
-    following = operations[operations.index("BackfillProgress") :]
-    mart_launch = following.index("LaunchPartitionBackfill")
-    for waiting in (following[:mart_launch], following[mart_launch + 1 :]):
-        assert waiting[-1] == "BackfillRuns" and set(waiting[:-1]) == {"BackfillProgress"}, operations
+    following = operations[operations.index("BackfillProgress") : operations.index("LaunchRun")]
+    # Polls, then the partition keys (a run's range of weeks) and the runs, listed once.
+    assert following[-3:] == ["AssetPartitionKeys", "BackfillRuns", "AssetPartitionKeys"], operations
+    assert set(following[:-3]) == {"BackfillProgress"}, operations
+    after = operations[operations.index("LaunchRun") + 1 :]
+    assert set(after) <= {"AssetPartitionKeys", "RunProgress", "RunErrors"} and "RunErrors" not in after
     assert "RunErrors" not in operations
-    print(f"{len(following) - 3} polls (retries included) and two listings of runs: {proxy.operations}")
+    print(f"{len(following) - 3} polls (retries included), then the mart's run: {proxy.operations}")
 
     for name in SERVED_FILES[:2]:
         with stack.lake.open_read(raw_key(name)) as handle:

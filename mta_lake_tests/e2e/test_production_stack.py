@@ -24,24 +24,25 @@ import pytest
 import yaml
 
 from mta_lake.core import weeks
-from mta_lake.core.lake import GCSLake
+from mta_lake.core.gcs_lake import GCSLake
 from mta_lake.core.layout import WEEKLY_ASSETS, clean_readings_key, raw_key
 from mta_lake.tools.graphql import DagsterGraphQL
-from mta_lake_tests.support.dagster_processes import (
+from mta_lake_harness.dagster_processes import (
     VENV_BIN,
     ProcessGroup,
     dagster_env,
     wait_for_graphql,
     wait_for_port,
 )
-from mta_lake_tests.support.fake_gcs import FakeGCS, free_port
-from mta_lake_tests.support.mirror import FILES_PREFIX, MtaMirror, Stall
-from mta_lake_tests.support.postgres import Database, fresh_database
+from mta_lake_harness.fake_gcs import FakeGCS, free_port
+from mta_lake_harness.graphql import wait_for_partitions
+from mta_lake_harness.mirror import FILES_PREFIX, MtaMirror, Stall
+from mta_lake_harness.paths import RAW_SAMPLES, REPO_ROOT
+from mta_lake_harness.postgres import Database, fresh_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT / "mta_lake_tests" / "fixtures" / "mta" / "raw"
+
 MODULE = "mta_lake.definitions"
 # Six consecutive weeks of the new-format era, each served with a real (small) new-format file.
 FIRST_WEEK = date(2016, 1, 2)
@@ -82,7 +83,7 @@ def database() -> Iterator[Database]:
 @pytest.fixture
 def week_files() -> dict[str, bytes]:
     """Partition key -> file bytes, for WEEK_COUNT weeks, as the mirror serves them."""
-    data = (FIXTURES / SAMPLE).read_bytes()
+    data = (RAW_SAMPLES / SAMPLE).read_bytes()
     files = {}
     for i in range(WEEK_COUNT):
         week = FIRST_WEEK + timedelta(days=7 * i)
@@ -174,8 +175,10 @@ def test_backfill_survives_a_daemon_kill(
         assert {"runs", "event_logs", "bulk_actions", "concurrency_limits"} <= tables
 
         client = DagsterGraphQL(url)
-        # The raw and clean layers: the mart over a GCS lake (dbt-duckdb through gcsfs) is not
-        # verified yet (README), and this test is about the daemon, Postgres and GCS.
+        # The index sensor, running in the daemon, makes the published weeks partitions on its first tick.
+        wait_for_partitions(client, sorted(week_files))
+        # The raw and clean layers: this test is about the daemon, Postgres and GCS; the mart over a
+        # GCS lake has its own test (test_the_same_mart_from_a_lake_in_gcs).
         backfill_id = client.launch_asset_backfill(sorted(week_files), asset_keys=WEEKLY_ASSETS[:2])
 
         # Mid-backfill: once the first week is recorded, and before the last one is.

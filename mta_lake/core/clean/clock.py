@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-NEW_YORK = ZoneInfo("America/New_York")
+from mta_lake.core.weeks import NEW_YORK
+
 EPOCH = datetime(1970, 1, 1)
 SECONDS_PER_HOUR = 3600
 

@@ -14,16 +14,16 @@ Definitions (they decide the accounting, see ``week.py``):
   is not a data line; blank lines are counted, wherever they are (normally only at the end).
 """
 
-import gzip
 import os
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from mta_lake.core.settings import DEFAULT_MAX_WEEK_BYTES
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -32,6 +32,11 @@ TRAILING_CHARACTERS = " \t\r\n"
 old format's trailing spaces, and the ``\\r`` of CRLF."""
 MAX_FILE_BYTES = (1 << 31) - 1
 """Arrow's ``string`` type addresses at most 2 GiB; a week is about 33 MB."""
+DECOMPRESS_PIECE = 4 << 20
+"""zlib is asked for at most this many bytes at a time: the cap is checked between pieces, so a
+gzip bomb is refused after at most one piece beyond it, before memory grows any further."""
+COUNT_PIECE = 1 << 20
+"""The pieces of a pass that only counts (nothing kept): small, so that memory stays flat."""
 SCAN_BYTES = 1 << 20
 TRIM_SLICE_LINES = 1 << 15
 COMMA = ord(",")
@@ -46,24 +51,64 @@ class RawFileError(ValueError):
     """The raw object cannot be read as a turnstile file at all (corrupt gzip, too large)."""
 
 
-def read_raw(raw: RawInput) -> bytes:
-    """The file's text bytes: gunzipped when ``raw`` is gzip (all members), as they are otherwise."""
+def read_raw(raw: RawInput, max_bytes: int = DEFAULT_MAX_WEEK_BYTES) -> bytes | bytearray:
+    """The file's text bytes: gunzipped when ``raw`` is gzip (all members), as they are otherwise.
+
+    ``max_bytes`` caps the text (``MTA_MAX_WEEK_BYTES``): the stored object is read at most that far,
+    and decompressed while counting, a piece at a time; past the cap, ``RawFileError``. A gzip bomb
+    (a 400 KB object holding gigabytes) is refused without growing memory past the cap.
+    """
     if isinstance(raw, bytes | bytearray | memoryview):
         payload = bytes(raw)
     elif isinstance(raw, str | os.PathLike):
-        payload = Path(raw).read_bytes()
+        with open(raw, "rb") as stream:
+            payload = stream.read(max_bytes + 1)
     else:
-        payload = raw.read()
+        payload = raw.read(max_bytes + 1)
+    if len(payload) > max_bytes:
+        raise RawFileError(f"the raw object holds more than {max_bytes:,} bytes (MTA_MAX_WEEK_BYTES)")
     if payload[:2] != GZIP_MAGIC:
         return payload
+    return gunzip_bounded(payload, max_bytes)
+
+
+def gunzip_bounded(payload: bytes, max_bytes: int) -> bytearray:
+    """Every gzip member of ``payload``, decompressed, refused (``RawFileError``) past ``max_bytes``."""
+    # The last member's trailer states its size (mod 4 GiB). When it states more than the cap, the
+    # stream is first only counted, nothing kept: a bomb is refused with memory flat, and a damaged
+    # object whose last bytes merely look like a large size is reported as damaged.
+    stated = int.from_bytes(payload[-4:], "little") if len(payload) >= 18 else 0
+    if stated > max_bytes:
+        _gunzip(payload, max_bytes, keep=False)
+    return _gunzip(payload, max_bytes, keep=True)
+
+
+def _gunzip(payload: bytes, max_bytes: int, *, keep: bool) -> bytearray:
+    text = bytearray()
+    total = 0
+    data = payload
     try:
-        # One member (what the raw layer writes) decompresses in one call; gzip.decompress would
-        # also do, but loops over members in Python with an extra copy per member.
-        decompressor = zlib.decompressobj(wbits=31)
-        text = decompressor.decompress(payload)
-        if decompressor.unused_data or not decompressor.eof:
-            text = gzip.decompress(payload)  # several members, or truncated: let gzip decide
-    except (OSError, EOFError, zlib.error) as error:
+        while data:
+            decompressor = zlib.decompressobj(wbits=31)
+            while data and not decompressor.eof:
+                piece = decompressor.decompress(data, DECOMPRESS_PIECE if keep else COUNT_PIECE)
+                total += len(piece)
+                if total > max_bytes:
+                    raise RawFileError(
+                        f"the raw object decompresses to more than {max_bytes:,} bytes (MTA_MAX_WEEK_BYTES): "
+                        f"refused after {total:,}, before reading it whole (a gzip bomb, or not one week)"
+                    )
+                if keep:
+                    text += piece
+                data = decompressor.unconsumed_tail
+            if not decompressor.eof:
+                raise RawFileError("the raw object is not a complete gzip stream: it ends inside a member")
+            data = decompressor.unused_data
+            if data and data[:2] != GZIP_MAGIC:
+                raise RawFileError(
+                    "the raw object is not a complete gzip stream: bytes after its last member"
+                )
+    except zlib.error as error:
         raise RawFileError(f"the raw object is not a complete gzip stream: {error}") from None
     return text
 
@@ -122,7 +167,7 @@ class FileLines:
         return text
 
 
-def split_lines(text: bytes) -> FileLines:
+def split_lines(text: bytes | bytearray) -> FileLines:
     """Number, trim and index the lines of ``text`` (the whole file, decompressed)."""
     if len(text) > MAX_FILE_BYTES:
         raise RawFileError(f"the file has {len(text):,} bytes; at most {MAX_FILE_BYTES:,} are supported")

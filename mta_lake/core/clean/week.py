@@ -30,6 +30,7 @@ from mta_lake.core.clean.parse import ParsedFile, detect_layout, parse_file
 from mta_lake.core.clean.schema import QUARANTINE_SCHEMA, READINGS_TABLE_SCHEMA
 from mta_lake.core.clean.text import FileLines, RawInput, read_raw, split_lines
 from mta_lake.core.clean.version import CLEAN_CODE_VERSION
+from mta_lake.core.settings import DEFAULT_MAX_WEEK_BYTES
 
 MAX_QUARANTINED_SHARE = 0.01
 """A week with more than 1% of its data lines quarantined fails. Real files have no malformed lines
@@ -231,6 +232,7 @@ def clean_week(
     old_format: bool | None = None,
     mapping: stations.StationMapping | None = None,
     max_quarantined_share: float = MAX_QUARANTINED_SHARE,
+    max_bytes: int = DEFAULT_MAX_WEEK_BYTES,
 ) -> CleanResult:
     """Clean one week's raw file.
 
@@ -238,12 +240,14 @@ def clean_week(
     works). ``week``: the partition key, the Saturday that starts the week's seven days.
     ``file_name``: the source file's name, written into every row. ``old_format``: what the week's
     era says; the file's first line decides, and a disagreement is reported in
-    ``counts.format_as_expected`` (the raw layer already refuses such files). Does not raise on bad
-    lines: call ``check_accounting`` (after writing the quarantine, so it can be read).
+    ``counts.format_as_expected`` (the raw layer already refuses such files). ``max_bytes``: the
+    most the file may hold decompressed (``MTA_MAX_WEEK_BYTES``); more raises ``RawFileError`` before
+    memory grows past it. Does not raise on bad lines: call ``check_accounting`` (after writing the
+    quarantine, so it can be read).
     """
     started = time.perf_counter()
     mapping = mapping or stations.default_station_mapping()
-    lines = split_lines(read_raw(raw))
+    lines = split_lines(read_raw(raw, max_bytes))
     layout = detect_layout(lines)
     parsed = parse_file(lines, layout)
     readings, counts = _readings(parsed, lines, week, file_name, mapping, old_format)

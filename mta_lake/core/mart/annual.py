@@ -134,23 +134,26 @@ def match_complexes(stations: Mapping[str, str], complexes: list[str]) -> dict[s
 
 
 def whole_years(connection: object) -> list[int]:
-    """Calendar years with every day present in system_daily_ridership."""
+    """Calendar years with every day present in system_daily_ridership's subway rows (one per day and
+    mode: the MTA's figures are the subway's)."""
     rows = connection.execute(  # type: ignore[attr-defined]
         """
-        select year(service_date) as year, count(*) as days
-        from system_daily_ridership group by 1 order by 1
+        select year(service_date) as year, count(distinct service_date) as days
+        from system_daily_ridership where mode = 'subway' group by 1 order by 1
         """
     ).fetchall()
     return [year for year, days in rows if days == (date(year + 1, 1, 1) - date(year, 1, 1)).days]
 
 
 def mart_annual_entries(connection: object, year: int) -> tuple[dict[str, int], dict[str, str]]:
-    """The mart's entries per station for ``year``, and each station's latest published name."""
+    """The mart's entries per subway station for ``year`` (the MTA's table is the subway's: PATH, SIR and
+    the tram are left out), and each station's name on its latest day of the year."""
     rows = connection.execute(  # type: ignore[attr-defined]
         """
         select station, arg_max(station_name, service_date), sum(entries)
         from station_daily_ridership
         where service_date >= make_date($year, 1, 1) and service_date < make_date($year + 1, 1, 1)
+          and mode = 'subway'
         group by station
         """,
         {"year": year},

@@ -16,8 +16,7 @@ from mta_lake.core.alerts import (
     run_url,
     send_alert,
 )
-from mta_lake.core.settings import Settings
-from mta_lake.defs.environment import SETTINGS
+from mta_lake.defs.environment import SETTINGS, run_settings
 
 
 def describe_failure(context: RunFailureSensorContext) -> str:
@@ -51,7 +50,7 @@ def failed_run_from_context(context: RunFailureSensorContext, ui_url: str | None
         weeks=weeks.run_weeks_label(run.tags),
         error=describe_failure(context),
         # Read when the alert is sent, like the webhook targets: the link follows the current setting.
-        url=run_url(run.run_id, ui_url or Settings.from_env().ui_address),
+        url=run_url(run.run_id, ui_url or run_settings().ui_address),
     )
 
 

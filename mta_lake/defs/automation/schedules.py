@@ -1,16 +1,15 @@
 """The weekly schedule: land the week that has just ended, on Saturday mornings in New York.
 
-A tick lands the newest week that has ended at the tick's time (``weeks.latest_ended_week``, the
-newest partition of ``turnstile_weeks``) and gives the run a ``run_key`` equal to the week, so the
-schedule never launches a week twice (what ``build_schedule_from_partitioned_job`` did, plus the
-index check below).
+A tick lands the newest week that has ended at the tick's time (``weeks.latest_ended_week``; it
+becomes a partition of ``turnstile_weeks`` if its file is not up yet) and gives the run a ``run_key``
+equal to the week, so the schedule never launches a week twice.
 
 The MTA usually publishes on Saturday morning, but not always by 10:00. When the file of the
 week that just ended is not up yet, the run does not fail: ``raw_turnstile`` asks Dagster to
 retry the step later (``RetryRequested``, every ``MTA_LATE_FILE_RETRY_SECONDS``, through the
 weekend; see ``mta_lake.defs.raw.assets``). One run stays in progress rather than a stream of red
 runs; if the file is still missing when the retries run out, the run fails and alerts. The
-reconciliation sensor (``mta_lake.defs.automation.sensors``) also lands any week the index lists later.
+reconciliation sensor (``mta_lake.defs.automation.reconcile_sensor``) also lands any week the index lists later.
 
 A source that stops publishing: each tick reads the index page first. When its newest file is more
 than ``MTA_SOURCE_STALE_WEEKS`` weeks old the source looks discontinued and the tick is skipped with
@@ -28,11 +27,11 @@ from dagster import (
 )
 
 from mta_lake.core import source_state
-from mta_lake.core.source import MtaSite, RetryPolicy
-from mta_lake.core.weeks import PARTITION_TAG
+from mta_lake.core.published_weeks import PARTITIONS_NAME
+from mta_lake.core.weeks import NEW_YORK_ZONE, PARTITION_TAG
+from mta_lake.defs.automation.source_index import published_file_dates
 from mta_lake.defs.environment import SETTINGS
 from mta_lake.defs.jobs import turnstile_week_job
-from mta_lake.defs.partitions import turnstile_weeks
 from mta_lake.defs.resources import MtaSource
 
 SCHEDULE_HOUR = 10
@@ -41,31 +40,11 @@ SCHEDULE_HOUR = 10
 SCHEDULE_TAGS = {"mta_lake/trigger": "weekly_schedule"}
 
 
-def index_site(mta_source: MtaSource) -> MtaSite:
-    """The site, for reading only the index page within a tick's time (a few short retries)."""
-    return MtaSite(
-        mta_source.site_url,
-        connect_timeout=min(mta_source.connect_timeout_seconds, 10.0),
-        read_timeout=min(mta_source.read_timeout_seconds, 20.0),
-        user_agent=mta_source.user_agent,
-        retry=RetryPolicy(max_retries=min(mta_source.max_retries, 2), backoff_base=1.0, backoff_max=5.0),
-    )
-
-
-def published_file_dates(mta_source: MtaSource):
-    """The index page's file dates, or None when it cannot be read."""
-    site = index_site(mta_source)
-    try:
-        return site.published_file_dates()
-    finally:
-        site.close()
-
-
 @schedule(
     job=turnstile_week_job,
     name="raw_turnstile_weekly",
     cron_schedule=f"0 {SCHEDULE_HOUR} * * 6",
-    execution_timezone="America/New_York",
+    execution_timezone=NEW_YORK_ZONE,
     description=(
         "Saturdays 10:00 New York: land the week that just ended; skipped, with the reason, while "
         "the MTA source looks discontinued (MTA_SOURCE_STALE_WEEKS)."
@@ -81,10 +60,12 @@ def raw_turnstile_weekly(context: ScheduleEvaluationContext, mta_source: MtaSour
         context.log.warning(decision.skip_reason)
         return SkipReason(decision.skip_reason)
     key = decision.week.isoformat()
-    if key not in turnstile_weeks.get_partition_keys(current_time=now):
-        # Excluded: the snapshot says the MTA published no file for it and its deadline has passed.
-        return SkipReason(f"week {key} is not a partition: the MTA published no file for it")
     if decision.status is None:
         context.log.warning("the MTA index page could not be read: launching the week; the run decides")
+    # The week may not be published yet (the file usually comes on Saturday morning): it becomes a
+    # partition now, so that its run can wait for the file; watch_mta_index removes it again if no
+    # file has come by its publication deadline. It is the newest ended week, so the keys stay in order.
+    if not context.instance.has_dynamic_partition(PARTITIONS_NAME, key):
+        context.instance.add_dynamic_partitions(PARTITIONS_NAME, [key])
     # run_key: the schedule never launches a week twice (like build_schedule_from_partitioned_job).
     return RunRequest(run_key=key, partition_key=key, tags={**SCHEDULE_TAGS, PARTITION_TAG: key})

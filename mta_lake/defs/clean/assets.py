@@ -32,7 +32,7 @@ from mta_lake.core.clean import CLEAN_CODE_VERSION
 from mta_lake.core.cleaning import CleanFailure, RunCleaning
 from mta_lake.core.lake import LakeError
 from mta_lake.core.layout import TURNSTILE_READINGS
-from mta_lake.defs.environment import SETTINGS
+from mta_lake.defs.environment import SETTINGS, lake_kind, lake_location, run_settings
 from mta_lake.defs.partitions import turnstile_weeks
 from mta_lake.defs.raw.assets import RAW_TURNSTILE_KEY
 from mta_lake.defs.resources import LakeResource
@@ -52,7 +52,8 @@ class TurnstileReadingsConfig(Config):
     partitions_def=turnstile_weeks,
     group_name="clean",
     deps=[RAW_TURNSTILE_KEY],
-    kinds={"parquet"},
+    kinds={"parquet", lake_kind()},
+    metadata={"lake": lake_location()},
     code_version=CLEAN_CODE_VERSION,
     backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=SETTINGS.weeks_per_run),
     description=(
@@ -69,7 +70,8 @@ def turnstile_readings(
         store = lake.lake()
     except LakeError as error:
         raise Failure(description=str(error), allow_retries=False) from None
-    cleaning = RunCleaning(keys, store, force=config.force)
+    # The cap on a week's decompressed size (MTA_MAX_WEEK_BYTES), read when the run starts.
+    cleaning = RunCleaning(keys, store, force=config.force, max_bytes=run_settings().max_week_bytes)
     done: list[WeekDone] = []
     for outcome in cleaning:
         if isinstance(outcome, CleanFailure):

@@ -1,6 +1,6 @@
 """``raw_turnstile``: each week's MTA file, byte for byte, gzip-compressed in the lake.
 
-A thin skin over ``mta_lake.core.landing.RunLanding``, which lands the weeks of the run and decides
+A thin skin over ``mta_lake.core.run_landing.RunLanding``, which lands the weeks of the run and decides
 how the run ended; this module turns each landed week into its record and the verdict into
 Dagster's terms (``RetryRequested`` for a file that is merely late, ``Failure`` otherwise). A run
 may cover several weeks (the ``BackfillPolicy``); weeks that land are recorded even when others in
@@ -28,12 +28,13 @@ from dagster import (
 from pydantic import Field
 
 from mta_lake.core.lake import LakeError
-from mta_lake.core.landing import LandingReport, LateFilePolicy, RunLanding, WeekFailure, report_metadata
+from mta_lake.core.landing_report import LandingReport, report_metadata
 from mta_lake.core.layout import RAW_TURNSTILE
+from mta_lake.core.run_landing import LateFilePolicy, RunLanding, WeekFailure
 from mta_lake.core.settings import Settings
-from mta_lake.defs.automation.freshness import RAW_TURNSTILE_FRESHNESS
-from mta_lake.defs.environment import SETTINGS
+from mta_lake.defs.environment import SETTINGS, lake_kind, lake_location, run_settings
 from mta_lake.defs.partitions import turnstile_weeks
+from mta_lake.defs.raw.freshness import RAW_TURNSTILE_FRESHNESS
 from mta_lake.defs.resources import LakeResource, MtaSource
 from mta_lake.defs.weekly import WeekDone, report_weeks, week_materialization
 
@@ -79,7 +80,8 @@ def late_file_policy(settings: Settings) -> LateFilePolicy:
     key=RAW_TURNSTILE_KEY,
     partitions_def=turnstile_weeks,
     group_name="raw",
-    kinds={"gcs", "file"},
+    kinds={lake_kind()},
+    metadata={"lake": lake_location()},
     backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=SETTINGS.weeks_per_run),
     # A run retries only transient failures that outlasted the in-run retries (see Failure
     # below); a 404 or a bad file fails at once.
@@ -114,7 +116,7 @@ def raw_turnstile(
         store,
         reland=config.reland,
         max_workers=config.max_concurrent_downloads,
-        late=late_file_policy(Settings.from_env()),
+        late=late_file_policy(run_settings()),
     )
     done: list[WeekDone] = []
     try:

@@ -5,6 +5,7 @@
 
 {% macro default__value_at_max(value, order_by) %}arg_max({{ value }}, {{ mta_mart.ordering_key(order_by) }}){% endmacro %}
 
+{#- BigQuery has no arg_max over a list of keys (nor row comparison): the group's values in order, the first. -#}
 {% macro bigquery__value_at_max(value, order_by) -%}
     array_agg({{ value }} order by {{ mta_mart.order_list(order_by, ' desc') }} limit 1)[offset(0)]
 {%- endmacro %}
@@ -26,6 +27,8 @@
     cast(hash({{ control_area }}, {{ unit }}, {{ scp }}) >> 1 as bigint)
 {%- endmacro %}
 
+{#- BigQuery has no hash of several values: FARM_FINGERPRINT of the three joined by '|' (no field contains one).
+    The ids differ from DuckDB's; they never leave the target (the compared tables have none). -#}
 {% macro bigquery__turnstile_id(control_area, unit, scp) -%}
     farm_fingerprint(concat({{ control_area }}, '|', {{ unit }}, '|', {{ scp }}))
 {%- endmacro %}
@@ -37,6 +40,7 @@
     struct_pack({%- for column in columns %}{{ column }} := {{ column }}{{ ", " if not loop.last }}{% endfor -%})
 {%- endmacro %}
 
+{#- struct_pack is DuckDB's spelling; BigQuery names a struct's fields with `as`. -#}
 {% macro bigquery__named_struct(columns) -%}
     struct({%- for column in columns %}{{ column }} as {{ column }}{{ ", " if not loop.last }}{% endfor -%})
 {%- endmacro %}

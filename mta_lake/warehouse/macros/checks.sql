@@ -20,3 +20,18 @@
         "-1 * mod(" ~ dbt.datediff("cast('2010-01-02' as date)", date_expression, 'day') ~ ", 7)",
         date_expression) }} as date)
 {%- endmacro %}
+
+{#- System days (per service date and mode) that are not the sum of their mode's station-days, either way. -#}
+{% macro system_day_mismatches(expected, actual) -%}
+    select
+        'system day' as failure, coalesce(expected.service_date, actual.service_date) as service_date,
+        {{ dbt.concat(["'SYSTEM '", "coalesce(expected.mode, actual.mode)"]) }} as subject,
+        coalesce(expected.entries, 0) as expected_entries, coalesce(actual.entries, 0) as actual_entries,
+        coalesce(expected.exits, 0) as expected_exits, coalesce(actual.exits, 0) as actual_exits
+    from {{ expected }} as expected
+    full outer join {{ actual }} as actual
+        on expected.service_date = actual.service_date and expected.mode = actual.mode
+    where coalesce(expected.entries, 0) <> coalesce(actual.entries, 0)
+       or coalesce(expected.exits, 0) <> coalesce(actual.exits, 0)
+       or expected.mode is null or actual.mode is null
+{%- endmacro %}

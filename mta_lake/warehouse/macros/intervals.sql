@@ -199,18 +199,18 @@ from judged
           group by turnstile_id) as predecessors)") }}
 {%- endmacro %}
 
-{#- Post-hook of turnstile_intervals: insert, batch by batch, every rebuild batch holding a loaded week with
-    no intervals yet. After a full rebuild's first batch: all the others. After an incremental run:
-    normally nothing (one scan of the week column). -#}
+{#- Post-hook of turnstile_intervals: insert, batch by batch, every rebuild batch none of whose weeks has
+    intervals yet. After a full rebuild's first batch: all the others. After an incremental run: nothing,
+    found by one probe per batch (the first row in the batch's range of weeks: storage statistics skip
+    the rest), not a scan of the history's week column. -#}
 {% macro insert_missing_interval_batches() -%}
     {%- if not execute -%}{{ return("select 1") }}{%- endif -%}
-    {%- set present = run_query("select distinct cast(week as " ~ dbt.type_string() ~ ") from " ~ this)
-        .columns[0].values() | list -%}
-    {%- set statements = [] -%}
+{%- set statements = [] -%}
     {%- for batch in mta_mart.rebuild_batches() if batch is not none -%}
-        {%- set missing = [] -%}
-        {%- for week in batch if week not in present -%}{%- do missing.append(week) -%}{%- endfor -%}
-        {%- if missing | length == batch | length -%}
+        {%- set present = run_query("select count(*) from (select 1 from " ~ this ~ " where week between cast('"
+            ~ (batch | first) ~ "' as date) and cast('" ~ (batch | last) ~ "' as date) limit 1) as probe")
+            .columns[0].values()[0] -%}
+        {%- if present == 0 -%}
             {%- do statements.append("insert into " ~ this ~ " " ~ mta_mart.interval_batch_rows(batch)) -%}
         {%- endif -%}
     {%- endfor -%}

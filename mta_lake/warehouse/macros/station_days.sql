@@ -12,11 +12,7 @@ scope as (
 ),
 
 scoped_intervals as (
-    select turnstile_intervals.*
-    from {{ ref('turnstile_intervals') }} as turnstile_intervals
-    cross join scope
-    where turnstile_intervals.ended_at > scope.scope_start_utc
-      and turnstile_intervals.started_at < scope.scope_end_utc
+    {{ mta_mart.intervals_touching_scope() }}
 ),
 
 counted_parts as (
@@ -72,7 +68,7 @@ turnstile_days as (
 ),
 
 stationed as (
-    select turnstile_days.*, turnstiles.station_key, turnstiles.station, turnstiles.line_names, turnstiles.division
+    select turnstile_days.*, turnstiles.station_key
     from turnstile_days
     inner join {{ ref('turnstile_week_last_readings') }} as turnstiles
         on turnstile_days.turnstile_id = turnstiles.turnstile_id and turnstile_days.week = turnstiles.week
@@ -82,9 +78,8 @@ station_days as (
     select
         service_date,
         station_key as station,
-        {{ mta_mart.value_at_max('station', 'week') }} as station_name,
-        {{ mta_mart.value_at_max('line_names', 'week') }} as line_names,
-        {{ mta_mart.value_at_max('division', 'week') }} as division,
+        {#- The week whose labels the station-day carries: the latest week of its turnstile-days. -#}
+        max(week) as label_week,
         cast(sum(entries) as {{ dbt.type_bigint() }}) as entries,
         cast(sum(exits) as {{ dbt.type_bigint() }}) as exits,
         cast(count(*) as {{ dbt.type_bigint() }}) as turnstiles_reporting,
@@ -94,27 +89,80 @@ station_days as (
         sum(covered_seconds) as covered_seconds
     from stationed
     group by service_date, station_key
+),
+
+station_labels as (
+    {{ mta_mart.station_week_labels(
+        "(select distinct label_week from station_days)") }}
 )
 
 select
-    service_date,
-    station,
-    station_name,
-    line_names,
-    division,
-    entries,
-    exits,
-    turnstiles_reporting,
-    rejected_entries,
-    rejected_exits,
-    rejected_intervals,
-    1.0 * covered_seconds / (
-        turnstiles_reporting * {{ dbt.datediff(
-            mta_mart.local_midnight_utc('service_date'),
-            mta_mart.local_midnight_utc(dbt.dateadd('day', 1, 'service_date')),
+    station_days.service_date,
+    station_days.station,
+    station_labels.station_name,
+    station_labels.line_names,
+    station_labels.division,
+    station_labels.mode,
+    station_days.entries,
+    station_days.exits,
+    station_days.turnstiles_reporting,
+    station_days.rejected_entries,
+    station_days.rejected_exits,
+    station_days.rejected_intervals,
+    1.0 * station_days.covered_seconds / (
+        station_days.turnstiles_reporting * {{ dbt.datediff(
+            mta_mart.local_midnight_utc('station_days.service_date'),
+            mta_mart.local_midnight_utc(dbt.dateadd('day', 1, 'station_days.service_date')),
             'second') }}
     ) as coverage
 from station_days
+inner join station_labels
+    on station_days.label_week = station_labels.week and station_days.station = station_labels.station
+{%- endmacro %}
+
+{#- The intervals a recomputation of the service dates of `scope` (first_date .. last_date, and their UTC
+    bounds) needs: every interval overlapping those days, and every interval ENDING on one of them. An
+    interval that ends exactly at the first day's midnight overlaps none of it, but its rejected movement
+    is booked to the day it ends (ended_service_date) and its week can be a turnstile-day's week: a full
+    rebuild sees it, so an incremental run must too (a `>` here once dropped them: 437 station-days of a
+    rebuild differed from the incremental weeks). -#}
+{% macro intervals_touching_scope() -%}
+    select turnstile_intervals.*
+    from {{ ref('turnstile_intervals') }} as turnstile_intervals
+    cross join scope
+    where turnstile_intervals.ended_at >= scope.scope_start_utc
+      and turnstile_intervals.started_at < scope.scope_end_utc
+{%- endmacro %}
+
+{#- The labels (station_name, line_names, division, mode) of each station in each week of `weeks` (a
+    subquery of one column of weeks): one row per (week, station). The rule, the same in a full rebuild
+    and in an incremental run (it reads only turnstile_week_last_readings, whose week rows never change
+    once loaded): among the station's turnstiles in that week (each with its labels as of its last reading
+    that week), the combination of labels the most turnstiles carry; a tie goes to the greatest
+    combination in text order (station_name, then line_names, division, mode; a missing value lowest).
+    So the labels of a station never depend on row order, nor on which of its turnstiles reported that day. -#}
+{% macro station_week_labels(weeks) -%}
+    select
+        week,
+        station_key as station,
+        {{ mta_mart.value_at_max('station_name', ['turnstiles'] + mta_mart.label_order_keys()) }} as station_name,
+        {{ mta_mart.value_at_max('line_names', ['turnstiles'] + mta_mart.label_order_keys()) }} as line_names,
+        {{ mta_mart.value_at_max('division', ['turnstiles'] + mta_mart.label_order_keys()) }} as division,
+        {{ mta_mart.value_at_max('mode', ['turnstiles'] + mta_mart.label_order_keys()) }} as mode
+    from (
+        select
+            week, station_key, station as station_name, line_names, division, mode,
+            count(*) as turnstiles
+        from {{ ref('turnstile_week_last_readings') }}
+        where week in {{ weeks }}
+        group by week, station_key, station, line_names, division, mode
+    ) as combinations
+    group by week, station_key
+{%- endmacro %}
+
+{% macro label_order_keys() -%}
+    {{ return(["coalesce(station_name, '')", "coalesce(line_names, '')", "coalesce(division, '')",
+               "coalesce(mode, '')"]) }}
 {%- endmacro %}
 
 {#- The date ranges of a full rebuild of station_daily_ridership: one per batch of loaded weeks
@@ -134,13 +182,13 @@ from station_days
 {%- endmacro %}
 
 {#- Post-hook of station_daily_ridership: insert the days of every rebuild range that has no row yet. After a
-    full rebuild's first range: all the others. After an incremental run: normally nothing (one query of
-    the model's first and last dates per range). -#}
+    full rebuild's first range: all the others. After an incremental run: nothing, found by one probe per
+    range (its first row), not a count. -#}
 {% macro insert_missing_station_day_batches() -%}
     {%- if not execute -%}{{ return("select 1") }}{%- endif -%}
     {%- for range in mta_mart.station_day_batch_ranges() -%}
-        {%- set present = run_query("select count(*) from " ~ this ~ " where service_date between "
-            ~ range[0] ~ " and " ~ range[1]).columns[0].values()[0] -%}
+        {%- set present = run_query("select count(*) from (select 1 from " ~ this ~ " where service_date between "
+            ~ range[0] ~ " and " ~ range[1] ~ " limit 1) as probe").columns[0].values()[0] -%}
         {%- if present == 0 -%}
             {%- do run_query("insert into " ~ this ~ " " ~ mta_mart.station_day_rows(range[0], range[1])) -%}
         {%- endif -%}

@@ -16,6 +16,7 @@
     make_timestamp(epoch_us({{ column }}))
 {%- endmacro %}
 
+{#- BigQuery's TIMESTAMP is always UTC: a plain cast (the Parquet column is a UTC instant already). -#}
 {% macro bigquery__utc_instant(column) %}cast({{ column }} as timestamp){% endmacro %}
 
 
@@ -26,6 +27,7 @@
     cast(timezone('{{ mta_mart.mart_time_zone() }}', timezone('UTC', {{ utc_instant }})) as date)
 {%- endmacro %}
 
+{#- BigQuery has no timezone(): DATE(ts, zone) is the date on the zone's wall clock. -#}
 {% macro bigquery__local_date(utc_instant) -%}
     date({{ utc_instant }}, '{{ mta_mart.mart_time_zone() }}')
 {%- endmacro %}
@@ -39,6 +41,16 @@
     timezone('UTC', timezone('{{ mta_mart.mart_time_zone() }}', cast({{ date_expression }} as timestamp)))
 {%- endmacro %}
 
+{#- TIMESTAMP(datetime, zone) reads the wall time in the zone (DuckDB: two timezone() calls). -#}
 {% macro bigquery__local_midnight_utc(date_expression) -%}
     timestamp(datetime({{ date_expression }}), '{{ mta_mart.mart_time_zone() }}')
 {%- endmacro %}
+
+
+{#- A 'MM/DD/YYYY' text column as a DATE (the MTA's published files write dates that way). -#}
+{% macro us_date(column) %}{{ return(adapter.dispatch('us_date', 'mta_mart')(column)) }}{% endmacro %}
+
+{% macro default__us_date(column) %}cast(strptime({{ column }}, '%m/%d/%Y') as date){% endmacro %}
+
+{#- strptime is DuckDB's; BigQuery's PARSE_DATE takes the format first. -#}
+{% macro bigquery__us_date(column) %}parse_date('%m/%d/%Y', {{ column }}){% endmacro %}

@@ -1,5 +1,11 @@
 {#- Entries and exits per station (the clean layer's normalised station_key) and New York service day.
 
+    - station_name, line_names, division, mode: the station's labels in the latest week of the day's
+      turnstile-days, chosen by one stated rule (macros/station_days.sql: station_week_labels): the
+      combination most of the station's turnstiles carry that week, a tie going to the greatest in text
+      order. mode: subway, PATH, SIR (Staten Island Railway), tram (Roosevelt Island Tram) or bus
+      (macros/modes.sql). A full rebuild and the incremental weeks give the same labels.
+
     - entries / exits: the counted intervals' counts, split across midnights in proportion to time
       (interval_day_parts), whole numbers that add up exactly to the counted intervals.
     - rejected_entries / rejected_exits: the size (magnitude) of the counter movement rejected in the

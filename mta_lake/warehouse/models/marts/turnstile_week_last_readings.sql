@@ -1,13 +1,16 @@
 {#- The last reading of each turnstile in each week: the predecessor of the turnstile's first reading in
     the next week it appears in. Lets an incremental run pair a new week's first readings without
     re-reading older weeks' Parquet (one row per turnstile-week: ~3.6 M rows for 2010-2024).
-    Also the turnstile's station in that week (as of its last reading): turnstile_intervals takes its
-    station columns from here, so its windows sort only numbers. -#}
+    Also the turnstile's station in that week (as of its last reading) and its mode (macros/modes.sql:
+    its division, else its remote, else subway): turnstile_intervals takes its station columns from here,
+    so its windows sort only numbers; station_daily_ridership takes each station's labels from here. -#}
 {{ config(**mta_mart.mart_incremental_config('week', ['week', 'turnstile_id'])) }}
 {%- set weeks = mta_mart.mart_weeks_to_process(this) %}
 
 select
-    week, turnstile_id, control_area, unit, scp, station_key, station, line_names, division, observed_at_utc,
+    week, turnstile_id, control_area, unit, scp, station_key, station, line_names, division,
+    {{ mta_mart.turnstile_mode('division', 'unit') }} as mode,
+    observed_at_utc,
     last_reading.service_date as service_date,
     last_reading.entries as entries,
     last_reading.exits as exits

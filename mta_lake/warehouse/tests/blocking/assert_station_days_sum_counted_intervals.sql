@@ -63,13 +63,10 @@ day_mismatches as (
 ),
 
 system_mismatches as (
-    select
-        'system day' as failure, expected.service_date, 'SYSTEM' as subject,
-        expected.entries as expected_entries, coalesce(actual.entries, 0) as actual_entries,
-        expected.exits as expected_exits, coalesce(actual.exits, 0) as actual_exits
-    from station_day_totals as expected
-    left join {{ ref('system_daily_ridership') }} as actual on expected.service_date = actual.service_date
-    where expected.entries <> coalesce(actual.entries, 0) or expected.exits <> coalesce(actual.exits, 0)
+    {{ mta_mart.system_day_mismatches(
+        "(select service_date, mode, sum(entries) as entries, sum(exits) as exits
+          from " ~ ref('station_daily_ridership') ~ " group by service_date, mode)",
+        ref('system_daily_ridership')) }}
 )
 
 select * from split_mismatches
@@ -89,11 +86,7 @@ scope as (
     from {{ mta_mart.processed_service_dates(weeks) }} as processed
 ),
 scoped_intervals as (
-    select turnstile_intervals.*
-    from {{ ref('turnstile_intervals') }} as turnstile_intervals
-    cross join scope
-    where turnstile_intervals.ended_at > scope.scope_start_utc
-      and turnstile_intervals.started_at < scope.scope_end_utc
+    {{ mta_mart.intervals_touching_scope() }}
 ),
 
 parts as (
@@ -144,7 +137,7 @@ expected_station_days as (
 ),
 
 actual_station_days as (
-    select service_date, station, entries, exits
+    select service_date, station, mode, entries, exits
     from {{ ref('station_daily_ridership') }}
     where service_date >= (select first_date from scope) and service_date <= (select last_date from scope)
 ),
@@ -163,16 +156,11 @@ station_mismatches as (
 ),
 
 system_mismatches as (
-    select
-        'system day' as failure, expected.service_date, 'SYSTEM' as subject,
-        expected.entries as expected_entries, coalesce(actual.entries, 0) as actual_entries,
-        expected.exits as expected_exits, coalesce(actual.exits, 0) as actual_exits
-    from (
-        select service_date, sum(entries) as entries, sum(exits) as exits
-        from actual_station_days group by service_date
-    ) as expected
-    left join {{ ref('system_daily_ridership') }} as actual on expected.service_date = actual.service_date
-    where expected.entries <> coalesce(actual.entries, 0) or expected.exits <> coalesce(actual.exits, 0)
+    {{ mta_mart.system_day_mismatches(
+        "(select service_date, mode, sum(entries) as entries, sum(exits) as exits
+          from actual_station_days group by service_date, mode)",
+        "(select * from " ~ ref('system_daily_ridership') ~ "
+          where service_date >= (select first_date from scope) and service_date <= (select last_date from scope))") }}
 )
 
 select * from split_mismatches
@@ -181,3 +169,4 @@ select * from station_mismatches
 union all
 select * from system_mismatches
 {%- endif %}
+

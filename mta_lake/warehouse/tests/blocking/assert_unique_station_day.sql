@@ -1,7 +1,9 @@
-{#- Blocking. One row per (service_date, station) in station_daily_ridership, one per day in the system. -#}
+{#- Blocking. One row per (service_date, station) in station_daily_ridership, one per (service_date, mode) in
+    system_daily_ridership. -#}
 {#- dagster-dbt: the asset check belongs to this model (the test refs several). -#}
 {{ config(meta={'dagster': {'ref': {'name': 'station_daily_ridership'}}}) }}
 -- depends_on: {{ ref('turnstile_week_last_readings') }}
+-- depends_on: {{ ref('turnstile_intervals') }}
 {%- set weeks = mta_mart.mart_test_weeks() %}
 {%- set dates_filter %}
     {%- if weeks is not none %}
@@ -15,7 +17,7 @@ from (select * from {{ ref('station_daily_ridership') }} {{ dates_filter }}) as 
 group by service_date, station
 having count(*) > 1
 union all
-select service_date, 'SYSTEM', count(*)
+select service_date, {{ dbt.concat(["'SYSTEM '", "mode"]) }}, count(*)
 from (select * from {{ ref('system_daily_ridership') }} {{ dates_filter }}) as days
-group by service_date
+group by service_date, mode
 having count(*) > 1

@@ -1,5 +1,5 @@
-{#- Warning. System exits / entries per week (Saturday to Friday, by service day) outside the band of its
-    era (var exit_entry_ratio_bands: about 0.8 before 2020, about 1.8 in 2024). Rows carry the ratio. -#}
+{#- Warning. The subway's exits / entries per week (Saturday to Friday, by service day) outside the band of
+    its era (var exit_entry_ratio_bands: about 0.8 before 2020, about 1.8 in 2024). Rows carry the ratio. -#}
 {#- dagster-dbt: the asset check belongs to this model (the test refs several). -#}
 {{ config(meta={'dagster': {'ref': {'name': 'system_daily_ridership'}}}) }}
 -- depends_on: {{ ref('turnstile_week_last_readings') }}
@@ -16,6 +16,7 @@ weeks as (
         sum(exits) as exits,
         count(*) as days
     from {{ ref('system_daily_ridership') }}
+    where mode = 'subway'
     group by {{ mta_mart.week_start('service_date') }}
 )
 

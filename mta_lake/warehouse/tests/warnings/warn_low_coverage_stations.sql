@@ -3,6 +3,7 @@
 {#- dagster-dbt: the asset check belongs to this model (the test refs several). -#}
 {{ config(meta={'dagster': {'ref': {'name': 'station_daily_ridership'}}}) }}
 -- depends_on: {{ ref('turnstile_week_last_readings') }}
+-- depends_on: {{ ref('turnstile_intervals') }}
 {%- set weeks = mta_mart.mart_test_weeks() %}
 
 select service_date, station, station_name, entries, exits, turnstiles_reporting, coverage

@@ -8,9 +8,16 @@
 with station_weeks as (
     select
         station,
+        {#- The name on the week's last day (one row per station and day: no tie). -#}
+        {{ mta_mart.value_at_max('station_name', 'service_date') }} as station_name,
         {{ mta_mart.week_start('service_date') }} as week,
         sum(entries) as entries
     from {{ ref('station_daily_ridership') }}
+    {%- if weeks is not none %}
+    {#- The run's weeks and the week before each: a scan of a few weeks, not of the history. -#}
+    where service_date >= cast({{ dbt.dateadd('day', -7, "cast('" ~ (weeks | first) ~ "' as date)") }} as date)
+      and service_date < cast({{ dbt.dateadd('day', 7, "cast('" ~ (weeks | last) ~ "' as date)") }} as date)
+    {%- endif %}
     group by station, {{ mta_mart.week_start('service_date') }}
 ),
 
@@ -23,7 +30,7 @@ compared as (
 )
 
 select
-    station, week, entries, previous_week, previous_entries,
+    station, station_name, week, entries, previous_week, previous_entries,
     1.0 * entries / previous_entries as factor
 from compared
 where previous_week = cast({{ dbt.dateadd('day', -7, 'week') }} as date)

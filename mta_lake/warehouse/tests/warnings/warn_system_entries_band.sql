@@ -1,9 +1,10 @@
-{#- Warning. System entries per service day outside the plausible band of its era (var
+{#- Warning. The subway's entries per service day outside the plausible band of its era (var
     system_entries_bands). Each returned row carries the figure: entries, and the band. The first and
     last days of a partial history are partial and may be reported. -#}
 {#- dagster-dbt: the asset check belongs to this model (the test refs several). -#}
 {{ config(meta={'dagster': {'ref': {'name': 'system_daily_ridership'}}}) }}
 -- depends_on: {{ ref('turnstile_week_last_readings') }}
+-- depends_on: {{ ref('turnstile_intervals') }}
 {%- set weeks = mta_mart.mart_test_weeks() %}
 
 with bands as (
@@ -12,8 +13,9 @@ with bands as (
 
 days as (
     select * from {{ ref('system_daily_ridership') }}
+    where mode = 'subway'
     {%- if weeks is not none %}
-    where service_date >= (select first_date from {{ mta_mart.processed_service_dates(weeks) }} as processed)
+      and service_date >= (select first_date from {{ mta_mart.processed_service_dates(weeks) }} as processed)
       and service_date <= (select last_date from {{ mta_mart.processed_service_dates(weeks) }} as processed)
     {%- endif %}
 )
