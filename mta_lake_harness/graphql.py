@@ -1,4 +1,4 @@
-"""GraphQL calls only the tests make (the UI's sensor toggle, a run's status), over the project's client."""
+"""GraphQL calls only the tests make (the UI's sensor toggle, a run's status and events), over the project's client."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ query RunStatus($runId: ID!) {
   runOrError(runId: $runId) {
     __typename
     ... on Run { status }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_EVENTS_QUERY = """
+query RunEvents($runId: ID!, $afterCursor: String) {
+  logsForRun(runId: $runId, afterCursor: $afterCursor) {
+    __typename
+    ... on EventConnection { events { __typename ... on StepEvent { stepKey } } cursor hasMore }
     ... on RunNotFoundError { message }
     ... on PythonError { message }
   }
@@ -68,6 +79,21 @@ def run_status(client: DagsterGraphQL, run_id: str) -> str:
     if result["__typename"] != "Run":
         raise GraphQLError(f"run {run_id}: {result.get('message', result['__typename'])}")
     return result["status"]
+
+
+def run_event_types(client: DagsterGraphQL, run_id: str) -> list[str]:
+    """The GraphQL type of each event of a run so far, in order (``ExecutionStepFailureEvent``, ...),
+    as the run's page in the UI reads them."""
+    types: list[str] = []
+    cursor = None
+    while True:
+        result = client.execute(RUN_EVENTS_QUERY, {"runId": run_id, "afterCursor": cursor})["logsForRun"]
+        if result["__typename"] != "EventConnection":
+            raise GraphQLError(f"run {run_id}: {result.get('message', result['__typename'])}")
+        types += [event["__typename"] for event in result["events"]]
+        cursor = result["cursor"]
+        if not result["hasMore"]:
+            return types
 
 
 def wait_for_partitions(client: DagsterGraphQL, keys: list[str], timeout: float = 120.0) -> list[str]:

@@ -8,8 +8,9 @@ output for all its weeks, so:
   run also records the week's own data version; a ranged run cannot give each week its own, so
   Dagster derives one for the run, and the week's own version stays in its metadata.
 - **Some weeks failed:** one ``AssetMaterialization`` per week that is done, then the ``Failure``
-  naming the others. The weeks that are done stay recorded, so a backfill retries only the rest;
-  the next layer's step is skipped in this run (its weeks follow in a later run).
+  naming the others (or the ``RetryRequested`` that tries them again). The weeks that are done stay
+  recorded, so a backfill or a retry redoes only the rest; the next layer's step is skipped in this
+  run (its weeks follow in a later run).
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +23,7 @@ from dagster import (
     DataVersion,
     Failure,
     MaterializeResult,
+    RetryRequested,
 )
 
 DATA_VERSION_TAG = "dagster/data_version"
@@ -53,7 +55,7 @@ def week_materialization(asset_key: AssetKey, done: WeekDone) -> AssetMaterializ
 
 
 def report_weeks(
-    context: AssetExecutionContext, done: Sequence[WeekDone], failure: Failure | None
+    context: AssetExecutionContext, done: Sequence[WeekDone], failure: Failure | RetryRequested | None
 ) -> Iterator[AssetMaterialization | MaterializeResult]:
     """Record the run's weeks as the module docstring says; raise ``failure`` after the done ones."""
     if failure is not None:

@@ -15,7 +15,8 @@ What ``dagster asset materialize --partition`` does, said once and for exactly t
   and dbt's own output stays in the instance's event log (the UI shows the run); for a failed mart
   step the path of dbt's log is printed.
 - **No step retries** (the executor's ``retries: disabled``): a person at a terminal wants the reason
-  now, not after the asset's RetryPolicy has waited minutes; the source's own retries still apply.
+  now, not after the asset's retry of transient failures (``TRANSIENT_FAILURE_RETRY``) has waited
+  minutes; the source's own retries still apply.
 """
 
 import contextlib

@@ -12,12 +12,14 @@ from dagster import (
     DagsterUnknownPartitionError,
     EventLogEntry,
     ExecuteInProcessResult,
+    RetryPolicy,
     materialize,
 )
 
 from mta_lake.core import weeks
 from mta_lake.core.lake import Lake
 from mta_lake.core.layout import raw_key
+from mta_lake.defs.raw import assets as raw_assets
 from mta_lake.defs.raw.assets import raw_turnstile
 from mta_lake.defs.resources import MtaSource, lake_resource_from_env
 from mta_lake_harness.mirror import MtaMirror, Status
@@ -311,3 +313,60 @@ def test_old_week_missing_is_not_retried(resources: dict[str, object], instance:
     assert not result.success
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert "not published" in step_failure_message(result)
+
+
+@pytest.fixture
+def quick_transient_retry(monkeypatch: pytest.MonkeyPatch) -> RetryPolicy:
+    """The asset's retry of transient failures, with its waits cut to 0.1 s (the count as shipped)."""
+    quick = RetryPolicy(max_retries=raw_assets.TRANSIENT_FAILURE_RETRY.max_retries, delay=0.1)
+    monkeypatch.setattr(raw_assets, "TRANSIENT_FAILURE_RETRY", quick)
+    return quick
+
+
+@pytest.mark.parametrize("failing_tries", [1, 3])
+def test_a_transient_failure_is_tried_again_in_the_run_and_named_if_it_lasts(
+    failing_tries: int,
+    quick_transient_retry: RetryPolicy,
+    mirror: MtaMirror,
+    resources: dict[str, object],
+    lake: Lake,
+    instance: DagsterInstance,
+    range_files: dict[str, bytes],
+) -> None:
+    # 503 on both in-run attempts at one week (the resource allows one retry): a transient failure
+    # that outlasted the in-run retries. The step asks to be tried again, saying why, with the weeks
+    # that landed recorded; once its tries are used up it fails with the reason itself.
+    failing = RANGE_WEEKS["2017-06-03"]
+    mirror.inject(failing, *[Status(503)] * (2 * failing_tries))
+    result = materialize(
+        [raw_turnstile],
+        resources=resources,
+        instance=instance,
+        tags={RANGE_START: "2017-05-27", RANGE_END: "2017-06-10"},
+        raise_on_error=False,
+    )
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == min(failing_tries, quick_transient_retry.max_retries)
+    for retry in retries:
+        error = retry.event_specific_data.error  # type: ignore[union-attr]
+        assert error.cause is not None and "week 2017-06-03" in error.cause.message
+        assert "HTTP 503" in error.cause.message
+    recorded = [e.asset_materialization.partition for e in materializations(instance)]  # type: ignore[union-attr]
+    if failing_tries <= quick_transient_retry.max_retries:
+        assert result.success
+        assert sorted(set(recorded)) == ["2017-05-27", "2017-06-03", "2017-06-10"]
+        assert mirror.gets(failing) == 2 * failing_tries + 1
+    else:
+        assert not result.success
+        message = step_failure_message(result)
+        assert "week 2017-06-03" in message and "HTTP 503" in message
+        assert "Exceeded max_retries" not in message  # the reason itself, not Dagster's count
+        assert set(recorded) == {"2017-05-27", "2017-06-10"}
+        assert lake.stat(raw_key(failing)) is None
+
+
+def test_the_asset_has_no_dagster_retry_policy_so_an_interrupted_run_is_never_retried() -> None:
+    # Dagster turns an interrupt (a run terminated at its maximum runtime, or cancelled) into a retry
+    # of a step that has a retry policy: the run would land weeks after it was marked failed. The
+    # asset retries transient failures itself; the interrupt: mta_lake_tests/e2e/test_run_max_runtime.py.
+    assert raw_turnstile.op.retry_policy is None

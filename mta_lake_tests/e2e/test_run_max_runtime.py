@@ -5,7 +5,9 @@ shortened to 8 s and the monitoring poll to 1 s, so that the run ends seconds af
 week's download stalls for two minutes (the mirror holds the body; the read timeout and the download
 deadline are longer), so only the maximum runtime can end the run. It does: the run is terminated
 and marked FAILURE with Dagster's "Exceeded maximum runtime" message, the run-failure alert reaches
-a webhook naming the run, and the run's download is stopped with it (nothing lands afterwards).
+a webhook naming the run, and the run's download is stopped with it: its step fails, is not retried
+(Dagster would retry an interrupted step that had a retry policy, and land the week after the run was
+marked failed: ``mta_lake.defs.raw.assets.TRANSIENT_FAILURE_RETRY``), and nothing lands afterwards.
 About 70 s, most of it ``dagster dev`` starting.
 """
 
@@ -20,7 +22,7 @@ from mta_lake.core.lake import LocalLake
 from mta_lake.tools.graphql import DagsterGraphQL
 from mta_lake_harness.dagster_processes import REPO_ROOT, running_dagster_dev
 from mta_lake_harness.fake_gcs import free_port
-from mta_lake_harness.graphql import run_status, sensor_selector
+from mta_lake_harness.graphql import run_event_types, run_status, sensor_selector
 from mta_lake_harness.mirror import MtaMirror, Stall
 from mta_lake_harness.paths import RAW_SAMPLES
 from mta_lake_harness.webhook import WebhookServer
@@ -67,6 +69,17 @@ def wait_for_status(client: DagsterGraphQL, run_id: str, timeout: float) -> str:
     return status
 
 
+def wait_for_step_end(client: DagsterGraphQL, run_id: str, timeout: float) -> str:
+    """How the run's step ended: its first failure, retry or success event (the step outlives the
+    run's status, which run monitoring sets before the run worker is interrupted)."""
+    ends = ("ExecutionStepFailureEvent", "ExecutionStepUpForRetryEvent", "ExecutionStepSuccessEvent")
+    deadline = time.monotonic() + timeout
+    while not (ended := [kind for kind in run_event_types(client, run_id) if kind in ends]):
+        assert time.monotonic() < deadline, f"run {run_id}: its step has not ended after {timeout:.0f} s"
+        time.sleep(0.5)
+    return ended[0]
+
+
 def test_a_stuck_run_is_ended_at_its_maximum_runtime_and_reported(tmp_path: Path) -> None:
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     assert config["run_monitoring"]["enabled"] and config["run_monitoring"]["max_runtime_seconds"] > 0
@@ -103,6 +116,9 @@ def test_a_stuck_run_is_ended_at_its_maximum_runtime_and_reported(tmp_path: Path
             assert mirror.gets(FILE) >= 1  # it was stuck in the download, not failing before it
             alerts = webhook.wait_for(1, timeout=60)
             assert any(alert.get("run_id") == run_id for alert in alerts), alerts
+            # The terminated run's step ended with it, not up for a retry: it runs nothing more.
+            step_ended = wait_for_step_end(client, run_id, timeout=60)
+            assert step_ended == "ExecutionStepFailureEvent", run_event_types(client, run_id)
             # The terminated run's download was stopped with it: nothing lands after it ended.
             time.sleep(2)
             assert lake.list("") == [], "the terminated run's download carried on and landed"

@@ -190,8 +190,8 @@ def test_mta_lake_materialize_refuses_a_week_that_was_never_published(
 def test_mta_lake_materialize_says_why_a_week_failed_once_without_step_retries(
     mirror: MtaMirror, tmp_path: Path
 ) -> None:
-    # The index lists the week's file but the site answers 404: the asset fails with its reason. The
-    # asset's RetryPolicy would retry the step after a minute; this command does not, and says it once.
+    # The index lists the week's file but the site answers 404: the asset fails with its reason,
+    # said once, whatever the step's retries.
     mirror.inject(NAME, Status(404), Status(404), Status(404))
     lake_folder = tmp_path / "lake"
     result = run_mta_lake_materialize(

@@ -273,8 +273,13 @@ class FollowCalls(GraphQLTransport):
         return list(reversed(runs))
 
     def run_error(self, run_id: str) -> str | None:
-        """Why a run failed: its step failures' descriptions (the asset names each week), else the run's."""
+        """Why a run failed: its step failures' descriptions (the asset names each week), else the run's.
+
+        A step that failed because the run was interrupted (terminated at its maximum runtime, cancelled)
+        says only ``DagsterExecutionInterruptedError``: the run's own failure says why, so it comes first.
+        """
         step_errors: list[str] = []
+        interrupted_steps: list[str] = []
         run_errors: list[str] = []
         cursor: str | None = None
         while True:
@@ -285,7 +290,8 @@ class FollowCalls(GraphQLTransport):
             for event in connection["events"]:
                 if event["__typename"] == "ExecutionStepFailureEvent":
                     description = (event.get("failureMetadata") or {}).get("description")
-                    step_errors.append(
+                    errors = interrupted_steps if event.get("errorSource") == "INTERRUPT" else step_errors
+                    errors.append(
                         description or (event.get("error") or {}).get("message") or event["message"]
                     )
                 elif event["__typename"] == "RunFailureEvent":
@@ -293,8 +299,8 @@ class FollowCalls(GraphQLTransport):
             if not connection["hasMore"]:
                 break
             cursor = connection["cursor"]
-        errors = step_errors or run_errors
-        # A step retried by its RetryPolicy fails once per attempt; the last attempt is the story.
+        errors = step_errors or run_errors or interrupted_steps
+        # A step retried fails once per attempt; the last attempt is the story.
         return errors[-1].strip() if errors else None
 
     def wait_for_backfill(

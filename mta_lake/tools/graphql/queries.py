@@ -86,6 +86,7 @@ query RunErrors($runId: ID!, $cursor: String) {
           ... on ExecutionStepFailureEvent {
             message
             error { message }
+            errorSource
             failureMetadata { description }
           }
           ... on RunFailureEvent { message error { message } }
