@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -93,9 +94,9 @@ CHROMIUM_ARGS = [
 
 
 class DashboardServer:
-    """``python -m mta_lake.dashboard --port N`` in its own process group, stopped with SIGTERM."""
+    """``python -m mta_lake.dashboard --port N [args]`` in its own process group, stopped with SIGTERM."""
 
-    def __init__(self, warehouse: Path, lake: Path, log: Path) -> None:
+    def __init__(self, warehouse: Path, lake: Path, log: Path, args: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.warehouse = warehouse
@@ -104,7 +105,7 @@ class DashboardServer:
         env.update(MTA_WAREHOUSE_PATH=str(warehouse), MTA_LAKE_URL=str(lake), HOME=str(log.parent))
         self._log = open(log, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mta_lake.dashboard", "--port", str(self.port)],
+            [sys.executable, "-m", "mta_lake.dashboard", "--port", str(self.port), *args],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

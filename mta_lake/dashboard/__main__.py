@@ -1,8 +1,9 @@
-"""``python -m mta_lake.dashboard [--port N] [--refresh-only]``: the dashboard on http://127.0.0.1:PORT.
+"""``python -m mta_lake.dashboard [--port N] [--refresh-only] [--no-warm-up]``: the dashboard on http://127.0.0.1:PORT.
 
-Refreshes the extract first if the warehouse changed (so the first page is quick), prints the address,
-then runs Streamlit in this process with everything that would reach the internet turned off (usage
-statistics) and the server bound to 127.0.0.1. The warehouse and the lake are the settings'
+Refreshes the extract first if the warehouse changed and draws the landing page's charts
+(``views.warm_up``), so that the first page is quick; prints the address, then runs Streamlit in this
+process with everything that would reach the internet turned off (usage statistics) and the server
+bound to 127.0.0.1. The warehouse and the lake are the settings'
 (``MTA_WAREHOUSE_PATH``, ``MTA_LAKE_URL``).
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from mta_lake.core.lake import open_lake
 from mta_lake.core.settings import Settings
-from mta_lake.dashboard import charts
+from mta_lake.dashboard import views
 from mta_lake.dashboard.extract import Outcome, extract_path_for, refresh
 
 APP = Path(__file__).with_name("app.py")
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mta_lake.dashboard", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     parser.add_argument("--refresh-only", action="store_true", help="refresh the extract, then exit")
+    parser.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="serve at once, without drawing the landing page's charts first (its first visit then draws them)",
+    )
     options = parser.parse_args(argv)
     settings = Settings.from_env()
     if settings.warehouse_target == "bigquery":
@@ -62,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dashboard: {result.message}", flush=True)
     if options.refresh_only:
         return 0 if result.outcome in (Outcome.BUILT, Outcome.FRESH) else 1
-    charts.warm_up()  # Streamlit runs in this process: the first page finds vl-convert started
+    if not options.no_warm_up:
+        # Streamlit runs in this process: the first visit finds vl-convert started and its charts drawn.
+        views.warm_up(extract_path_for(warehouse))
     print(f"dashboard: open http://127.0.0.1:{options.port} (Ctrl-C stops it)", flush=True)
     from streamlit.web import cli
 

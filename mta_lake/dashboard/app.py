@@ -3,7 +3,7 @@
 Four pages, each a function below: the system per day and mode beside the MTA's published figure,
 one station's days, the busiest stations and the biggest changes, and data quality. Every figure comes
 from the extract (``mta_lake.dashboard.extract``) through ``mta_lake.dashboard.queries``; charts are in
-``mta_lake.dashboard.charts``. A page's inputs are in its address (``?station=...&from=...``), so a
+``mta_lake.dashboard.charts``, and which the system view draws in ``mta_lake.dashboard.views``. A page's inputs are in its address (``?station=...&from=...``), so a
 view can be bookmarked or linked.
 """
 
@@ -20,12 +20,8 @@ import streamlit as st
 
 from mta_lake.core import reconcile
 from mta_lake.core.settings import Settings
-from mta_lake.dashboard import charts, queries
+from mta_lake.dashboard import charts, queries, views
 from mta_lake.dashboard.extract import Outcome, Refresher, being_written
-
-WEEKLY_AFTER_DAYS = 400
-"""Ranges longer than this are drawn as the average day of each week (a line of 5,000 days is a blur,
-and slow to draw); the figures in the tables stay daily."""
 
 
 @st.cache_resource
@@ -195,31 +191,23 @@ def system_page() -> None:
             return
         available = queries.modes(connection)
         start, end = date_range(bounds, None)
-        default_modes = ["subway"] if "subway" in available else available
-        chosen = modes_input(available, default_modes)
-        weekly = (end - start).days > WEEKLY_AFTER_DAYS
-        series = queries.system_series(connection, start, end, chosen, weekly)
-        subway = "subway" in chosen
-        mta = queries.mta_series(connection, start, end, weekly) if subway else pd.DataFrame()
-        # One chart per mode, each on its own scale (the subway's days are 30 times PATH's, 500 times
-        # the tram's): the MTA's published subway figure on the subway's.
-        for mode in [mode for mode in available if mode in chosen]:
-            if len(chosen) > 1:
-                st.markdown(f"**{mode}**")
-            of_mode = series[series["mode"] == mode]
-            beside = mta if mode == "subway" else pd.DataFrame()
-            height = 360 if mode == "subway" or len(chosen) == 1 else 220
-            draw(charts.system_chart, of_mode, beside, start, end, weekly, height)
-        mta_note(info, connection, not mta.empty)
-        ratios = queries.ratio_series(connection, start, end, weekly) if subway else pd.DataFrame()
-        if not ratios.empty:
+        chosen = modes_input(available, views.default_modes(available))
+        # The view opened as it is by default (the whole history, the subway) finds its charts drawn
+        # when the dashboard started (views.warm_up).
+        view = views.system_view(connection, start, end, chosen, available)
+        for chart in view.mode_charts:
+            if chart.heading:
+                st.markdown(chart.heading)
+            draw(chart.make, *chart.args)
+        mta_note(info, connection, not view.mta.empty)
+        if not view.ratios.empty:
             st.subheader("Our subway as a share of the MTA's published figure")
             st.caption(
                 "The mart's subway entries and exits over the MTA's \"Subways: Total Estimated Ridership\" "
                 "(model subway_vs_mta_daily). From 2020 the entry registers miss about half of the riders "
                 "the MTA counts (OMNY); exits track its estimate."
             )
-            draw(charts.ratio_chart, ratios)
+            draw(charts.ratio_chart, view.ratios)
         st.subheader("One day")
         day = date_input("Day", "day", end, bounds)
         figures = queries.system_day(connection, day)
@@ -317,7 +305,7 @@ def station_page() -> None:
             st.caption(
                 f"{summary['low_coverage_days']} day(s) with coverage under 50%: their counts are undercounts."
             )
-        weekly = (end - start).days > WEEKLY_AFTER_DAYS
+        weekly = (end - start).days > views.WEEKLY_AFTER_DAYS
         draw(charts.station_chart, queries.station_series(connection, station, start, end, weekly), weekly)
         extract_path = refresher().extract_path
 

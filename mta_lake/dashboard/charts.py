@@ -13,6 +13,7 @@ Neither loads anything from the internet: the specifications hold their data inl
 told to fetch from no address.
 """
 
+import functools
 import json
 import re
 import threading
@@ -234,10 +235,12 @@ def svg_spec(make: Callable[..., alt.TopLevelMixin], *args: object, width: int =
         return make(*args).properties(width=width).to_json(indent=None, validate=False)
 
 
+@functools.lru_cache(maxsize=32)
 def to_svg(spec: str) -> str:
     """A Vega-Lite specification (``svg_spec``) drawn as SVG that scales to its container (no fixed
     size: the viewBox keeps the proportions). Only the data inside the specification is used:
-    vl-convert may fetch from no address."""
+    vl-convert may fetch from no address. Kept per specification: what ``views.warm_up`` draws when the
+    dashboard starts is what the first visit gets (the pages keep their own pictures: ``app.chart_svg``)."""
     svg = vl_convert.vegalite_to_svg(spec, vl_version=VEGA_LITE_VERSION, allowed_base_urls=[])
     return _SVG_SIZE.sub(r'\1 style="width: 100%; height: auto"', svg, count=1)
 

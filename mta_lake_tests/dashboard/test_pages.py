@@ -12,6 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from mta_lake.dashboard import charts, views
+from mta_lake.dashboard.extract import extract_path_for
 from mta_lake_harness.dashboard import (
     MISSING_WEEK,
     WEEKS,
@@ -96,6 +98,24 @@ def test_charts_are_pictures_drawn_by_the_server_unless_interactive_charts_are_a
     assert page.get_by_test_id("stVegaLiteChart").count() == 2
     assert page.get_by_test_id("stImage").count() == 0
     assert [url for url in fetched if "VegaLiteChart" in url], "no Vega code fetched for interactive charts"
+
+
+def test_the_landing_page_shows_the_charts_drawn_when_the_server_started(
+    page, dashboard: DashboardServer, fixture_warehouse: FixtureWarehouse
+) -> None:
+    # python -m mta_lake.dashboard draws the system view as it opens (views.warm_up: the whole history,
+    # the subway) before it serves: the first visit finds them drawn only if the page, opened with no
+    # address, asks for exactly those charts.
+    with duckdb.connect(str(extract_path_for(fixture_warehouse.path)), read_only=True) as connection:
+        landing = views.landing_charts(connection)
+    warmed = [charts.to_svg(charts.svg_spec(chart.make, *chart.args)) for chart in landing]
+    assert len(warmed) == 2  # the subway beside the MTA's figure, and our share of the MTA's
+    open_view(page, f"{dashboard.url}/", tables=1, charts=2, metrics=4)
+    sources = (
+        page.get_by_test_id("stImage").locator("img").evaluate_all("pictures => pictures.map(p => p.src)")
+    )
+    shown = [base64.b64decode(source.split(",", 1)[1]).decode() for source in sources]
+    assert shown == warmed
 
 
 def test_a_station_found_by_name_among_several_of_that_name_shows_its_totals(
