@@ -1,19 +1,20 @@
-"""A stuck run ends: run monitoring's maximum runtime, through a real daemon (``dagster dev``).
+"""A stuck run ends, through a real daemon (``dagster dev``): at its maximum runtime, or cancelled.
 
 The repo-root dagster.yaml as shipped (run monitoring on, ``max_runtime_seconds``), with the limit
 shortened to 8 s and the monitoring poll to 1 s, so that the run ends seconds after it starts. The
-week's download stalls for two minutes (the mirror holds the body; the read timeout and the download
-deadline are longer), so only the maximum runtime can end the run. It does: the run is terminated
-and marked FAILURE with Dagster's "Exceeded maximum runtime" message, the run-failure alert reaches
-a webhook naming the run, and the run's download is stopped with it: its step fails, is not retried
-(Dagster would retry an interrupted step that had a retry policy, and land the week after the run was
-marked failed: ``mta_lake.defs.raw.assets.TRANSIENT_FAILURE_RETRY``), and nothing lands afterwards.
-About 70 s, most of it ``dagster dev`` starting.
+week's download stalls for two minutes (the mirror holds the body; the download deadline is longer),
+so only the maximum runtime, or a person pressing Terminate, can end the run. It ends: FAILURE with
+Dagster's "Exceeded maximum runtime" message and the run-failure alert naming the run, or CANCELED; and
+the run's download is stopped with it: its step fails, is not retried (Dagster would retry an
+interrupted step that had a retry policy, and land the week after the run had ended:
+``mta_lake.defs.raw.assets.TRANSIENT_FAILURE_RETRY``), and nothing lands afterwards.
+About 90 s for the module, most of it ``dagster dev`` starting (once).
 """
 
 import os
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import yaml
@@ -31,7 +32,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 SAMPLE = RAW_SAMPLES / "turnstile_170603.txt"
 WEEK, FILE = "2024-06-01", "turnstile_240608.txt"
+CANCELLED_WEEK, CANCELLED_FILE = "2024-06-08", "turnstile_240615.txt"
 MAX_RUNTIME = 8
+TERMINATE_RUN = """
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId, terminatePolicy: SAFE_TERMINATE) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on PythonError { message }
+  }
+}
+"""
 LAUNCH_RUN = """
 mutation Materialize($params: ExecutionParams!) {
   launchRun(executionParams: $params) {
@@ -80,15 +91,28 @@ def wait_for_step_end(client: DagsterGraphQL, run_id: str, timeout: float) -> st
     return ended[0]
 
 
-def test_a_stuck_run_is_ended_at_its_maximum_runtime_and_reported(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Stack:
+    """``dagster dev`` on the shipped dagster.yaml (maximum runtime shortened), the mirror and the lake
+    it lands from and into, and the webhook its run-failure alerts reach."""
+
+    client: DagsterGraphQL
+    mirror: MtaMirror
+    lake: LocalLake
+    webhook: WebhookServer
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("run_ends")
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     assert config["run_monitoring"]["enabled"] and config["run_monitoring"]["max_runtime_seconds"] > 0
     config["run_monitoring"].update(max_runtime_seconds=MAX_RUNTIME, poll_interval_seconds=1)
-    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
-    lake = LocalLake(tmp_path / "lake")
+    (root / "dagster.yaml").write_text(yaml.safe_dump(config))
+    lake = LocalLake(root / "lake")
     with MtaMirror() as mirror, WebhookServer() as webhook:
-        mirror.add(FILE, SAMPLE.read_bytes())
-        mirror.inject(FILE, Stall(120, after=2000))
+        for name in (FILE, CANCELLED_FILE):
+            mirror.add(name, SAMPLE.read_bytes())
         port = free_port()
         env = {
             **os.environ,
@@ -101,24 +125,57 @@ def test_a_stuck_run_is_ended_at_its_maximum_runtime_and_reported(tmp_path: Path
             "MTA_DAGSTER_UI_URL": f"http://127.0.0.1:{port}",
         }
         env.pop("MTA_SLACK_WEBHOOK_URL", None)
-        home = tmp_path / "dagster_home"
         with running_dagster_dev(
-            env, home, port=port, config=tmp_path / "dagster.yaml", partitions=[WEEK]
+            env,
+            root / "dagster_home",
+            port=port,
+            config=root / "dagster.yaml",
+            partitions=[WEEK, CANCELLED_WEEK],
         ) as dev:
-            client = DagsterGraphQL(dev.url)
-            run_id = materialize_week(client, "raw_turnstile", WEEK)
-            started = time.monotonic()
-            assert wait_for_status(client, run_id, timeout=120) == "FAILURE"
-            ended = time.monotonic() - started
-            error = client.run_error(run_id) or ""
-            assert f"Exceeded maximum runtime of {MAX_RUNTIME} seconds" in error, error
-            assert MAX_RUNTIME <= ended < 60, ended  # not the stall's two minutes
-            assert mirror.gets(FILE) >= 1  # it was stuck in the download, not failing before it
-            alerts = webhook.wait_for(1, timeout=60)
-            assert any(alert.get("run_id") == run_id for alert in alerts), alerts
-            # The terminated run's step ended with it, not up for a retry: it runs nothing more.
-            step_ended = wait_for_step_end(client, run_id, timeout=60)
-            assert step_ended == "ExecutionStepFailureEvent", run_event_types(client, run_id)
-            # The terminated run's download was stopped with it: nothing lands after it ended.
-            time.sleep(2)
-            assert lake.list("") == [], "the terminated run's download carried on and landed"
+            yield Stack(DagsterGraphQL(dev.url), mirror, lake, webhook)
+
+
+def landed(lake: LocalLake, name: str) -> list[str]:
+    return [entry.key for entry in lake.list("") if name in entry.key]
+
+
+def test_a_stuck_run_is_ended_at_its_maximum_runtime_and_reported(stack: Stack) -> None:
+    client, mirror = stack.client, stack.mirror
+    mirror.inject(FILE, Stall(120, after=2000))
+    run_id = materialize_week(client, "raw_turnstile", WEEK)
+    started = time.monotonic()
+    assert wait_for_status(client, run_id, timeout=120) == "FAILURE"
+    ended = time.monotonic() - started
+    error = client.run_error(run_id) or ""
+    assert f"Exceeded maximum runtime of {MAX_RUNTIME} seconds" in error, error
+    assert MAX_RUNTIME <= ended < 60, ended  # not the stall's two minutes
+    assert mirror.gets(FILE) >= 1  # it was stuck in the download, not failing before it
+    alerts = stack.webhook.wait_for(1, timeout=60)
+    assert any(alert.get("run_id") == run_id for alert in alerts), alerts
+    # The terminated run's step ended with it, not up for a retry: it runs nothing more.
+    step_ended = wait_for_step_end(client, run_id, timeout=60)
+    assert step_ended == "ExecutionStepFailureEvent", run_event_types(client, run_id)
+    # The terminated run's download was stopped with it: nothing lands after it ended.
+    time.sleep(2)
+    assert landed(stack.lake, FILE) == [], "the terminated run's download carried on and landed"
+
+
+def test_a_run_cancelled_from_the_ui_is_canceled_and_lands_nothing_after(stack: Stack) -> None:
+    client, mirror = stack.client, stack.mirror
+    mirror.inject(CANCELLED_FILE, Stall(120, after=2000))
+    run_id = materialize_week(client, "raw_turnstile", CANCELLED_WEEK)
+    # The run is in the download (requested and held mid-body; the mirror's stall count would also
+    # count the previous test's stall, which outlives its run on the server's side).
+    deadline = time.monotonic() + 60
+    while mirror.gets(CANCELLED_FILE) < 1:
+        assert time.monotonic() < deadline, "the run never asked for its file"
+        time.sleep(0.2)
+    time.sleep(1)
+    result = client.execute(TERMINATE_RUN, {"runId": run_id})["terminateRun"]
+    assert result["__typename"] == "TerminateRunSuccess", result
+    assert wait_for_status(client, run_id, timeout=60) == "CANCELED"
+    step_ended = wait_for_step_end(client, run_id, timeout=60)
+    assert step_ended == "ExecutionStepFailureEvent", run_event_types(client, run_id)
+    time.sleep(2)
+    assert mirror.gets(CANCELLED_FILE) == 1  # never downloaded again
+    assert landed(stack.lake, CANCELLED_FILE) == [], "the cancelled run's download carried on and landed"
