@@ -26,6 +26,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 # Local development: SQLite instance in this folder (DAGSTER_HOME=.), lake in data/lake,
 # the weekly schedule and the sensors running. The UI listens on 127.0.0.1 only.
 dev: $(INSTALLED)
+	@echo "Dagster UI: http://127.0.0.1:$(PORT); the ridership dashboard: make dashboard (http://127.0.0.1:$(DASHBOARD_PORT))"
 	DAGSTER_HOME=$(CURDIR) $(BIN)/dagster dev -h 127.0.0.1 -p $(PORT)
 
 # Two test processes (TEST_WORKERS=1 for one), a test module each at a time: the end-to-end tests spend
