@@ -1,4 +1,4 @@
-"""GraphQL calls only the tests make (the UI's sensor toggle, a run's status and events), over the project's client."""
+"""GraphQL calls only the tests make (the UI's sensor toggle, a run's status, events and Terminate button), over the project's client."""
 
 from __future__ import annotations
 
@@ -31,6 +31,16 @@ query RunStatus($runId: ID!) {
     ... on Run { status }
     ... on RunNotFoundError { message }
     ... on PythonError { message }
+  }
+}
+"""
+
+TERMINATE_RUN_MUTATION = """
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId, terminatePolicy: SAFE_TERMINATE) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on Error { message }
   }
 }
 """
@@ -79,6 +89,13 @@ def run_status(client: DagsterGraphQL, run_id: str) -> str:
     if result["__typename"] != "Run":
         raise GraphQLError(f"run {run_id}: {result.get('message', result['__typename'])}")
     return result["status"]
+
+
+def terminate_run(client: DagsterGraphQL, run_id: str) -> None:
+    """Terminate a run as the run page's Terminate button does (the run goes CANCELING, then CANCELED)."""
+    result = client.execute(TERMINATE_RUN_MUTATION, {"runId": run_id})["terminateRun"]
+    if result["__typename"] != "TerminateRunSuccess":
+        raise GraphQLError(f"run {run_id} not terminated: {result.get('message', result['__typename'])}")
 
 
 def run_event_types(client: DagsterGraphQL, run_id: str) -> list[str]:

@@ -21,9 +21,10 @@ import yaml
 
 from mta_lake.core.lake import LocalLake
 from mta_lake.tools.graphql import DagsterGraphQL
+from mta_lake.tools.graphql.queries import LAUNCH_RUN_MUTATION
 from mta_lake_harness.dagster_processes import REPO_ROOT, running_dagster_dev
 from mta_lake_harness.fake_gcs import free_port
-from mta_lake_harness.graphql import run_event_types, run_status, sensor_selector
+from mta_lake_harness.graphql import run_event_types, run_status, sensor_selector, terminate_run
 from mta_lake_harness.mirror import MtaMirror, Stall
 from mta_lake_harness.paths import RAW_SAMPLES
 from mta_lake_harness.webhook import WebhookServer
@@ -34,25 +35,6 @@ SAMPLE = RAW_SAMPLES / "turnstile_170603.txt"
 WEEK, FILE = "2024-06-01", "turnstile_240608.txt"
 CANCELLED_WEEK, CANCELLED_FILE = "2024-06-08", "turnstile_240615.txt"
 MAX_RUNTIME = 8
-TERMINATE_RUN = """
-mutation Terminate($runId: String!) {
-  terminateRun(runId: $runId, terminatePolicy: SAFE_TERMINATE) {
-    __typename
-    ... on TerminateRunFailure { message }
-    ... on PythonError { message }
-  }
-}
-"""
-LAUNCH_RUN = """
-mutation Materialize($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on Error { message }
-  }
-}
-"""
 
 
 def materialize_week(client: DagsterGraphQL, asset: str, week: str) -> str:
@@ -67,7 +49,7 @@ def materialize_week(client: DagsterGraphQL, asset: str, week: str) -> str:
         },
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": week}]},
     }
-    result = client.execute(LAUNCH_RUN, {"params": params})["launchRun"]
+    result = client.execute(LAUNCH_RUN_MUTATION, {"executionParams": params})["launchRun"]
     assert result["__typename"] == "LaunchRunSuccess", result
     return result["run"]["runId"]
 
@@ -171,8 +153,7 @@ def test_a_run_cancelled_from_the_ui_is_canceled_and_lands_nothing_after(stack: 
         assert time.monotonic() < deadline, "the run never asked for its file"
         time.sleep(0.2)
     time.sleep(1)
-    result = client.execute(TERMINATE_RUN, {"runId": run_id})["terminateRun"]
-    assert result["__typename"] == "TerminateRunSuccess", result
+    terminate_run(client, run_id)
     assert wait_for_status(client, run_id, timeout=60) == "CANCELED"
     step_ended = wait_for_step_end(client, run_id, timeout=60)
     assert step_ended == "ExecutionStepFailureEvent", run_event_types(client, run_id)
